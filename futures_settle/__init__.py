@@ -1,0 +1,40 @@
+"""Promise.all, allSettled, any and race for ``concurrent.futures``, with no event loop.
+
+>>> from concurrent.futures import ThreadPoolExecutor
+>>> from futures_settle import wait_all, wait_settled
+>>> with ThreadPoolExecutor() as pool:
+...     futures = [pool.submit(int, s) for s in ("1", "2", "x")]
+...     [r.status for r in wait_settled(futures)]
+['fulfilled', 'fulfilled', 'rejected']
+"""
+
+from ._combinators import as_settled as as_settled
+from ._combinators import wait_all as wait_all
+from ._combinators import wait_any as wait_any
+from ._combinators import wait_first as wait_first
+from ._combinators import wait_settled as wait_settled
+from ._errors import SettleTimeoutError as SettleTimeoutError
+from ._records import Fulfilled as Fulfilled
+from ._records import Rejected as Rejected
+from ._records import Settled as Settled
+
+__version__ = "0.1.0"
+
+__all__ = (
+    "Fulfilled",
+    "Rejected",
+    "SettleTimeoutError",
+    "Settled",
+    "as_settled",
+    "wait_all",
+    "wait_any",
+    "wait_first",
+    "wait_settled",
+)
+
+# Reprs, tracebacks and documentation show the public path.
+for _name in __all__:
+    _obj = globals()[_name]
+    if getattr(_obj, "__module__", "").startswith("futures_settle."):
+        _obj.__module__ = __name__
+del _name, _obj

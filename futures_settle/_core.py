@@ -1,0 +1,258 @@
+"""The waiting core: one done-callback per future, shared by every call.
+
+The stdlib's ``wait()`` locks and sorts every future on entry, appends a
+waiter to each, and on return locks each again to remove it: clean-up that
+makes fail-fast latency grow with the number of futures. A done-callback,
+the only public hook, can never be removed, so one per call would pile up
+on futures that are polled again and again.
+
+So each pending future gets at most one callback in its life, a ``_Hub``,
+found again through a registry keyed by ``id()`` that holds hubs weakly (a
+hub lives exactly as long as its future holds it). A call adds a
+``_Waiter`` entry to the hubs of the futures it waits on and, when it
+returns, only flips ``waiter.active``: no per-future clean-up. Entries of
+finished calls are dropped the next time anyone registers on that hub, or
+with the hub when its future settles, so polling does not pile them up.
+
+One re-entrant lock, ``_LOCK``, guards the registry, the hubs' entries and
+the waiters' state. Done-callbacks never run under it (a stdlib future
+runs the callback inline when it is already done), nor does any code of
+a future's engine; the waiting thread sleeps on a lock of its own, which
+Ctrl-C interrupts.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from typing import Any, Final
+
+from ._state import FAIL, OK, PENDING, outcome
+
+__all__ = ["ALL", "ANY", "FAIL_FAST", "FIRST", "STREAM", "Waiter", "register"]
+
+# Waiter modes.
+ALL: Final = 0  # wake when every entry settled
+FAIL_FAST: Final = 1  # ... or at the first failure
+ANY: Final = 2  # wake at the first success, or when every entry failed
+FIRST: Final = 3  # wake at the first settled entry
+STREAM: Final = 4  # queue every settled entry, wake whenever the queue fills
+
+_LOCK = threading.RLock()
+_HUBS: dict[int, _HubRef] = {}
+# Futures registered per lock hold: long enough to amortise the lock, short
+# enough that completing threads are not held up for long.
+_CHUNK = 256
+# Windows cannot interrupt a lock wait with Ctrl-C: wake up to look.
+_SLICE = 0.1 if sys.platform == "win32" else None
+
+
+class _HubRef(weakref.ref):  # type: ignore[type-arg]
+    __slots__ = ("key",)
+    key: int
+
+
+def _forget(ref: _HubRef) -> None:
+    # Called while the hub is freed, that is while its future is: the id
+    # cannot be reused yet. Lock-free, as it may run inside a locked block.
+    if _HUBS.get(ref.key) is ref:
+        del _HUBS[ref.key]
+
+
+class _Hub:
+    """The one done-callback of a future: fans its settling out to waiters."""
+
+    __slots__ = ("entries", "kind", "__weakref__")
+
+    def __init__(self, kind: int) -> None:
+        self.entries: list[tuple[Waiter, int]] | None = []
+        self.kind = kind
+
+    def __call__(self, fut: Any) -> None:
+        # Runs on whatever thread settles the future: never raise there.
+        try:
+            code, _ = outcome(fut, self.kind)
+            failed = code != OK  # FAIL, or an engine that contradicts done()
+        except BaseException:  # pragma: no cover - engine errors are read again later
+            failed = True
+        with _LOCK:
+            entries, self.entries = self.entries, None
+            key = id(fut)
+            ref = _HUBS.get(key)
+            if ref is not None and ref() is self:
+                del _HUBS[key]
+            if entries:
+                for waiter, index in entries:
+                    if waiter.active:
+                        waiter.notify(fut, index, failed)
+
+
+class Waiter:
+    """One call's view of its pending inputs; its state is guarded by ``_LOCK``."""
+
+    __slots__ = ("active", "mode", "remaining", "signalled", "trigger", "queue", "_signal")
+
+    def __init__(self, mode: int, remaining: int) -> None:
+        self.active = True
+        self.mode = mode
+        self.remaining = remaining
+        self.signalled = False
+        self.trigger: tuple[Any, int] | None = None
+        self.queue: list[tuple[Any, int]] = []
+        self._signal = threading.Lock()
+        self._signal.acquire()
+
+    def notify(self, fut: Any, index: int, failed: bool) -> None:
+        mode = self.mode
+        if mode == STREAM:
+            self.queue.append((fut, index))
+        elif self.signalled:
+            return
+        elif mode == FIRST or (failed if mode == FAIL_FAST else mode == ANY and not failed):
+            self.trigger = (fut, index)
+        else:
+            self.remaining -= 1
+            if self.remaining:
+                return
+        if not self.signalled:
+            self.signalled = True
+            self._signal.release()
+
+    def wait(self, deadline: float | None) -> bool:
+        """Sleep until notified or until ``deadline``; return whether notified."""
+        signal = self._signal
+        while True:
+            if deadline is None:
+                if _SLICE is None:
+                    got = signal.acquire()
+                else:  # pragma: no cover - Windows
+                    got = signal.acquire(timeout=_SLICE)
+            else:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    with _LOCK:
+                        # Decide under the lock, so that no notification
+                        # lands after the call has given up.
+                        got = signal.acquire(blocking=False)
+                        if not got:
+                            self.active = False
+                    return got
+                got = signal.acquire(timeout=min(left, _SLICE or threading.TIMEOUT_MAX))
+            if got:
+                return True
+
+    def take(self) -> list[tuple[Any, int]]:
+        """STREAM mode: return what settled since the last call, rearm the signal."""
+        with _LOCK:
+            queue, self.queue = self.queue, []
+            if self.signalled and not queue:  # pragma: no cover - defensive
+                return queue
+            self.signalled = False
+            return queue
+
+    def close(self) -> None:
+        """End the call: later notifications are ignored, entries pruned lazily.
+
+        ``_LOCK`` is re-entrant because this may run from a generator's
+        finaliser, which the garbage collector can call at any allocation,
+        also while this thread is inside a locked block.
+        """
+        with _LOCK:
+            self.active = False
+            self.trigger = None
+            self.queue = []
+
+
+def register(waiter: Waiter, pending: list[tuple[int, Any, int]]) -> None:
+    """Add ``waiter`` to the hub of every pending input, creating hubs as needed.
+
+    Each occurrence gets its own entry (the same future twice is waited on
+    twice), carrying its input position. A future that settles
+    meanwhile, even before its new hub is attached, notifies the waiter:
+    a stdlib future calls a callback added after it finished at once.
+    Stops early once a one-shot waiter has been woken.
+    """
+    fresh: dict[int, _Hub] = {}
+    attach: list[tuple[Any, _Hub]] = []
+    one_shot = waiter.mode != STREAM
+    total = len(pending)
+    start = 0
+    while start < total:
+        stop = min(start + _CHUNK, total)
+        with _LOCK:
+            if one_shot and waiter.signalled:
+                break
+            for j in range(start, stop):
+                position, fut, kind = pending[j]
+                key = id(fut)
+                hub = fresh.get(key)
+                if hub is None:
+                    ref = _HUBS.get(key)
+                    hub = ref() if ref is not None else None
+                    if hub is None:
+                        hub = fresh[key] = _Hub(kind)
+                        attach.append((fut, hub))
+                entries = hub.entries
+                if entries is None:  # pragma: no cover - a hub leaves the registry as it fires
+                    continue
+                if entries and not entries[0][0].active:
+                    entries[:] = [e for e in entries if e[0].active]
+                entries.append((waiter, position))
+        start = stop
+        if len(attach) >= _CHUNK:
+            _attach(attach)
+            attach = []
+    _attach(attach)
+
+
+def _attach(attach: list[tuple[Any, _Hub]]) -> None:
+    for fut, hub in attach:
+        fut.add_done_callback(hub)  # may call hub(fut) right here
+        with _LOCK:
+            if hub.entries is not None:
+                ref = _HubRef(hub, _forget)
+                ref.key = id(fut)
+                _HUBS[ref.key] = ref
+
+
+def cancel_pending(pending: list[tuple[int, Any, int]]) -> None:
+    """Cancel every pending input that has not started (running work is left alone)."""
+    seen: set[int] = set()
+    for _, fut, _kind in pending:
+        key = id(fut)
+        if key not in seen:
+            seen.add(key)
+            fut.cancel()
+
+
+def still_pending(pending: list[tuple[int, Any, int]]) -> int:
+    return sum(1 for _, fut, kind in pending if outcome(fut, kind)[0] == PENDING)
+
+
+def wait_pending(
+    mode: int,
+    pending: list[tuple[int, Any, int]],
+    deadline: float | None,
+    on_register: Callable[[], None] | None = None,
+) -> tuple[bool, tuple[Any, int] | None]:
+    """Wait in ``mode`` on the pending inputs: ``(notified, trigger)``.
+
+    ``trigger`` is the ``(future, index)`` that woke a one-shot waiter
+    (the first failure, success or settled input), ``None`` when every
+    entry settled. ``notified`` is ``False`` at the deadline.
+    """
+    waiter = Waiter(mode, len(pending))
+    try:
+        register(waiter, pending)
+        if on_register is not None:
+            on_register()
+        notified = waiter.wait(deadline)
+        return notified, waiter.trigger
+    finally:
+        waiter.close()
+
+
+__all__ += ["FAIL", "cancel_pending", "still_pending", "wait_pending"]

@@ -1,0 +1,106 @@
+"""Exceptions that futures_settle raises or records, and the one way it re-raises."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import NoReturn
+
+__all__ = ["SettleTimeoutError", "reraise"]
+
+
+class SettleTimeoutError(TimeoutError):
+    """The deadline of a futures_settle call passed before an input settled.
+
+    It subclasses the builtin :class:`TimeoutError` (which is also
+    ``concurrent.futures.TimeoutError``), so ``except TimeoutError`` catches
+    it, while ``except SettleTimeoutError`` tells it apart from a task that
+    raised a timeout of its own.
+
+    ``wait_all``, ``wait_any`` and ``wait_first`` raise it; ``wait_settled``
+    and ``as_settled`` put one, with the unsettled input's ``index``, in a
+    ``Rejected`` record for each input that was still pending.
+
+    Attributes:
+        timeout: The timeout given to the call, in seconds.
+        unfinished: How many inputs had not settled at the deadline.
+        total: How many inputs the call was given.
+        index: For a record's reason, the position (or mapping key) of the
+            input that did not settle; ``None`` when raised by a call.
+    """
+
+    timeout: float
+    unfinished: int
+    total: int
+    index: object
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        timeout: float,
+        unfinished: int,
+        total: int,
+        index: object = None,
+    ) -> None:
+        super().__init__(message)
+        self.timeout = timeout
+        self.unfinished = unfinished
+        self.total = total
+        self.index = index
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keyword-only arguments: the default exception pickling would call
+        # the class with args alone, so rebuild through a helper instead.
+        return (
+            _rebuild_timeout,
+            (self.args[0], self.timeout, self.unfinished, self.total, self.index),
+        )
+
+
+def _rebuild_timeout(
+    message: str, timeout: float, unfinished: int, total: int, index: object
+) -> SettleTimeoutError:
+    return SettleTimeoutError(
+        message, timeout=timeout, unfinished=unfinished, total=total, index=index
+    )
+
+
+def _strip_own_raises(tb: TracebackType | None, source_id: int) -> TracebackType | None:
+    """Return the traceback as it was before our first raise from this source.
+
+    Every raise prepends frames to an exception's ``__traceback__``, so
+    raising one stored exception again and again (as ``Future.result()``
+    does) grows it without bound. Each of our raises leaves a ``reraise``
+    frame in the chain whose local ``source_id`` says which future or record
+    it raised from; frames below the deepest such frame for this source are
+    the exception's own history, frames above are ours, added by an earlier
+    call. An exception that passed through a raise from *another* source
+    (``wait_all`` inside a task, say) keeps that history whole.
+    """
+    base = tb
+    node = tb
+    while node is not None:
+        frame = node.tb_frame
+        if frame.f_code is _RERAISE_CODE and frame.f_locals.get("source_id") == source_id:
+            base = node.tb_next
+        node = node.tb_next
+    return base
+
+
+def reraise(exc: BaseException, source: object) -> NoReturn:
+    """Raise ``exc``, the very object, without growing its traceback.
+
+    ``source`` is what the exception is stored in (a future or a record):
+    raising from the same source again starts from the same traceback.
+    """
+    source_id = id(source)
+    tb = _strip_own_raises(exc.__traceback__, source_id)
+    try:
+        raise exc.with_traceback(tb)
+    finally:
+        # The traceback keeps this frame alive: leave nothing in it that
+        # refers back to the exception (a cycle) or to the source (a leak).
+        del exc, tb, source
+
+
+_RERAISE_CODE = reraise.__code__

@@ -1,0 +1,71 @@
+"""Checking what a call was given, before any waiting starts."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from ._state import looks_like_future
+
+__all__ = ["check_flag", "deadline_of", "materialize"]
+
+_NOT_ITERABLE_INPUTS = (str, bytes, bytearray, memoryview)
+
+
+def deadline_of(timeout: object) -> float | None:
+    """Turn ``timeout`` (seconds or ``None``) into a ``time.monotonic()`` deadline.
+
+    A negative timeout is a deadline already passed, as in the stdlib; an
+    infinite one is no deadline.
+    """
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real):
+        raise TypeError(
+            f"timeout must be a number of seconds or None, "
+            f"got {timeout!r} that is a {type(timeout).__name__}"
+        )
+    seconds = float(timeout)
+    if math.isnan(seconds):
+        raise ValueError("timeout must be a number of seconds or None, got nan")
+    if seconds == math.inf:
+        return None
+    return time.monotonic() + seconds
+
+
+def check_flag(name: str, value: object) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(
+            f"{name} must be a bool, got {value!r} that is a {type(value).__name__}"
+        )
+
+
+def materialize(fs: object, fn: str) -> tuple[list[Any] | tuple[Any, ...], list[Any] | None]:
+    """Consume the input once: ``(items, keys)``, ``keys`` only for a mapping.
+
+    Lists and tuples are used as they are, other iterables are read into a
+    list (their own errors propagate). A mapping gives its values, with its
+    keys in the same order. ``None``, non-iterables, strings and bytes (a
+    string of futures is always a mistake) and a bare future are refused.
+    """
+    t = type(fs)
+    if t is list or t is tuple:
+        return fs, None  # type: ignore[return-value]
+    if fs is None or isinstance(fs, _NOT_ITERABLE_INPUTS):
+        raise TypeError(f"{fn}() expected an iterable of futures, got {t.__name__}")
+    if looks_like_future(fs):
+        raise TypeError(
+            f"{fn}() expected an iterable of futures, got {t.__name__}; "
+            f"wrap a single future in a list: {fn}([future])"
+        )
+    if isinstance(fs, Mapping):
+        pairs = list(fs.items())
+        return [v for _, v in pairs], [k for k, _ in pairs]
+    try:
+        iterator = iter(fs)  # type: ignore[call-overload]
+    except TypeError:
+        raise TypeError(f"{fn}() expected an iterable of futures, got {t.__name__}") from None
+    return list(iterator), None

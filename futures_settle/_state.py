@@ -1,0 +1,305 @@
+"""Reading futures: what kind an input is, and whether and how it settled.
+
+This is the one module that reads the private state of
+``concurrent.futures.Future`` (``_state``, ``_result``, ``_exception``).
+It does so only for the exact class and for subclasses that keep its
+methods, only after a probe at import time showed those attributes behave
+as expected, and only while the GIL orders plain attribute reads; otherwise
+every future goes through its public methods. ``FAST_PATH`` says which.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from concurrent.futures import CancelledError, Future
+from concurrent.futures import _base as _cf
+from typing import Any, Final
+
+from ._records import Fulfilled, Rejected
+
+__all__ = [
+    "DUCK",
+    "FAIL",
+    "FAST",
+    "FAST_PATH",
+    "OK",
+    "PENDING",
+    "PLAIN",
+    "kind_of",
+    "looks_like_future",
+    "is_done",
+    "outcome",
+    "read",
+    "scan_outcomes",
+    "scan_records",
+    "scan_values",
+]
+
+# Kinds of input. Non-zero so that ``_KINDS.get(t) or ...`` works.
+PLAIN: Final = 1
+FAST: Final = 2
+DUCK: Final = 3
+_ASYNCIO: Final = 4
+_INCOMPLETE: Final = 5
+
+# Outcomes of ``outcome()``.
+PENDING: Final = 0
+OK: Final = 1
+FAIL: Final = 2
+
+_FINISHED = _cf.FINISHED
+_CANCELLED = _cf.CANCELLED
+_CANCELLED_AND_NOTIFIED = _cf.CANCELLED_AND_NOTIFIED
+
+# Methods a Future subclass must inherit unchanged to be read directly.
+_FAST_METHODS = (
+    "done",
+    "cancelled",
+    "result",
+    "exception",
+    "cancel",
+    "set_result",
+    "set_exception",
+    "add_done_callback",
+    "set_running_or_notify_cancel",
+)
+_DUCK_METHODS = ("done", "result", "exception")
+
+
+def _probe() -> bool:
+    """Check that the stdlib Future stores its outcome the way we read it."""
+    gil_enabled = getattr(sys, "_is_gil_enabled", lambda: True)
+    if not gil_enabled():
+        return False
+    try:
+        ok: Future[object] = Future()
+        failed: Future[object] = Future()
+        cancelled: Future[object] = Future()
+        if ok._state is not _cf.PENDING:  # type: ignore[attr-defined]
+            return False
+        value, error = object(), ValueError("probe")
+        ok.set_result(value)
+        failed.set_exception(error)
+        cancelled.cancel()
+        return bool(
+            ok._state is _FINISHED  # type: ignore[attr-defined]
+            and ok._result is value  # type: ignore[attr-defined]
+            and ok._exception is None  # type: ignore[attr-defined]
+            and failed._state is _FINISHED  # type: ignore[attr-defined]
+            and failed._exception is error  # type: ignore[attr-defined]
+            and cancelled._state is _CANCELLED  # type: ignore[attr-defined]
+        )
+    except Exception:  # pragma: no cover - a changed stdlib
+        return False
+
+
+FAST_PATH: bool = _probe()
+
+_KINDS: dict[type, int] = {}
+_MAX_KINDS = 4096
+
+
+def _compute_kind(t: type) -> int:
+    if issubclass(t, Future):
+        if FAST_PATH and all(getattr(t, m) is getattr(Future, m) for m in _FAST_METHODS):
+            return FAST
+        return DUCK
+    if hasattr(t, "_asyncio_future_blocking"):
+        return _ASYNCIO
+    if callable(getattr(t, "add_done_callback", None)):
+        if all(callable(getattr(t, m, None)) for m in _DUCK_METHODS):
+            return DUCK
+        return _INCOMPLETE
+    return PLAIN
+
+
+def _kind(t: type) -> int:
+    kind = _KINDS.get(t)
+    if kind is None:
+        kind = _compute_kind(t)
+        if len(_KINDS) >= _MAX_KINDS:
+            _KINDS.clear()
+        _KINDS[t] = kind
+    return kind
+
+
+def looks_like_future(x: object) -> bool:
+    """Whether ``x`` is a future of any engine (asyncio's included)."""
+    return _kind(type(x)) != PLAIN
+
+
+def kind_of(x: object, fn: str, index: object) -> int:
+    """Return the kind of input ``x``; raise TypeError for futures we cannot wait on."""
+    t = type(x)
+    kind = _kind(t)
+    if kind == _ASYNCIO:
+        raise TypeError(
+            f"{fn}() cannot wait on asyncio futures in a blocking call, "
+            f"input {index!r} is {t.__name__}; use asyncio.gather() in async code"
+        )
+    if kind == _INCOMPLETE:
+        missing = ", ".join(f"{m}()" for m in _DUCK_METHODS if not callable(getattr(t, m, None)))
+        raise TypeError(
+            f"{fn}() expected futures with add_done_callback(), done(), result() and "
+            f"exception(), input {index!r} is {t.__name__} without {missing}"
+        )
+    return kind
+
+
+def _read_duck(f: Any) -> tuple[int, Any]:
+    """Outcome of a done future through its public methods."""
+    try:
+        exc = f.exception()
+    except CancelledError as cancelled:
+        return FAIL, cancelled
+    except Exception as error:  # an engine that cannot report: record, never lose
+        return FAIL, error
+    if exc is not None:
+        return FAIL, exc
+    try:
+        return OK, f.result()
+    except BaseException as error:  # pragma: no cover - an engine contradicting itself
+        return FAIL, error
+
+
+def outcome(x: Any, kind: int) -> tuple[int, Any]:
+    """Return ``(PENDING | OK | FAIL, value or exception)`` for one input."""
+    if kind == FAST:
+        state = x._state
+        if state is _FINISHED:
+            exc = x._exception
+            if exc is None:
+                return OK, x._result
+            return FAIL, exc
+        if state is _CANCELLED or state is _CANCELLED_AND_NOTIFIED:
+            return FAIL, CancelledError()
+        return PENDING, None
+    if kind == PLAIN:
+        return OK, x
+    if x.done():
+        return _read_duck(x)
+    return PENDING, None
+
+
+def read(x: Any) -> tuple[int, Any]:
+    """``outcome()`` of an input already checked once, its kind looked up again."""
+    return outcome(x, _kind(type(x)))
+
+
+def is_done(x: Any, kind: int) -> bool:
+    if kind == FAST:
+        state = x._state
+        return state is _FINISHED or state is _CANCELLED or state is _CANCELLED_AND_NOTIFIED
+    if kind == PLAIN:
+        return True
+    return bool(x.done())
+
+
+def scan_values(
+    items: Sequence[Any] | list[Any], fn: str
+) -> tuple[list[Any], list[tuple[int, Any, int]], tuple[Any, BaseException] | None]:
+    """One pass for ``wait_all``: values so far, pending inputs, first failure.
+
+    Returns the list of values (``None`` where pending), the pending inputs
+    as ``(position, future, kind)``, and ``(future, exception)`` of the
+    first input in input order found failed, or ``None``. The whole input
+    is checked even after a failure, so that bad input is always reported.
+    """
+    values: list[Any] = []
+    append = values.append
+    pending: list[tuple[int, Any, int]] = []
+    failure: tuple[Any, BaseException] | None = None
+    kinds = _KINDS
+    for i, x in enumerate(items):
+        kind = kinds.get(type(x)) or kind_of(x, fn, i)
+        if kind == FAST:
+            state = x._state
+            if state is _FINISHED:
+                exc = x._exception
+                if exc is None:
+                    append(x._result)
+                    continue
+            elif state is not _CANCELLED and state is not _CANCELLED_AND_NOTIFIED:
+                append(None)
+                pending.append((i, x, kind))
+                continue
+            else:
+                exc = CancelledError()
+        elif kind == PLAIN:
+            append(x)
+            continue
+        else:
+            # DUCK
+            code, payload = outcome(x, kind)
+            if code == OK:
+                append(payload)
+                continue
+            if code == PENDING:
+                append(None)
+                pending.append((i, x, kind))
+                continue
+            exc = payload
+        append(None)
+        if failure is None:
+            failure = (x, exc)
+    return values, pending, failure
+
+
+def scan_records(
+    items: Sequence[Any] | list[Any], keys: Sequence[Any] | None, fn: str
+) -> tuple[list[Any], list[tuple[int, Any, int]]]:
+    """One pass for ``wait_settled``: records so far (``None`` where pending), pending inputs."""
+    records: list[Any] = []
+    append = records.append
+    pending: list[tuple[int, Any, int]] = []
+    kinds = _KINDS
+    for i, x in enumerate(items):
+        kind = kinds.get(type(x)) or kind_of(x, fn, i if keys is None else keys[i])
+        if kind == FAST:
+            state = x._state
+            if state is _FINISHED:
+                exc = x._exception
+                if exc is None:
+                    append(Fulfilled(x._result, i if keys is None else keys[i]))
+                else:
+                    append(Rejected(exc, i if keys is None else keys[i]))
+                continue
+            if state is _CANCELLED or state is _CANCELLED_AND_NOTIFIED:
+                append(Rejected(CancelledError(), i if keys is None else keys[i]))
+                continue
+            append(None)
+            pending.append((i, x, kind))
+            continue
+        if kind == PLAIN:
+            append(Fulfilled(x, i if keys is None else keys[i]))
+            continue
+        code, payload = outcome(x, kind)
+        if code == PENDING:
+            append(None)
+            pending.append((i, x, kind))
+        elif code == OK:
+            append(Fulfilled(payload, i if keys is None else keys[i]))
+        else:
+            append(Rejected(payload, i if keys is None else keys[i]))
+    return records, pending
+
+
+def scan_outcomes(
+    items: Sequence[Any] | list[Any], fn: str, keys: Sequence[Any] | None
+) -> tuple[list[tuple[int, Any]], list[tuple[int, Any, int]]]:
+    """Check every input and read the settled ones: ``(outcomes, pending)``.
+
+    ``outcomes[i]`` is ``outcome()`` of input ``i``; ``pending`` lists the
+    inputs still pending as ``(position, future, kind)``.
+    """
+    outcomes: list[tuple[int, Any]] = []
+    pending: list[tuple[int, Any, int]] = []
+    kinds = _KINDS
+    for i, x in enumerate(items):
+        kind = kinds.get(type(x)) or kind_of(x, fn, i if keys is None else keys[i])
+        result = outcome(x, kind)
+        if result[0] == PENDING:
+            pending.append((i, x, kind))
+        outcomes.append(result)
+    return outcomes, pending
