@@ -6,8 +6,8 @@ from collections.abc import Generator, Iterable, Iterator, Mapping
 from concurrent.futures import Future
 from typing import Any, NoReturn, TypeVar, overload
 
-from ._core import ALL, ANY, FAIL_FAST, FIRST, STREAM, Waiter, cancel_pending as _cancel
-from ._core import register, still_pending, wait_pending
+from ._core import ALL, ANY, FAIL_FAST, FIRST, STREAM, Waiter, register, still_pending, wait_pending
+from ._core import cancel_pending as _cancel
 from ._errors import SettleTimeoutError, reraise
 from ._inputs import check_flag, deadline_of, materialize
 from ._records import Fulfilled, Rejected
@@ -138,11 +138,14 @@ def wait_all(
         if cancel_pending:
             _cancel(pending)
         fut, exc = failure
-        del values, pending, items, failure
-        reraise(exc, fut)
+        del values, pending, items, failure, fs
+        try:
+            reraise(exc, fut)
+        finally:
+            del exc, fut  # the traceback keeps this frame: no cycle through it
     if keys is None:
         return values
-    return dict(zip(keys, values))
+    return dict(zip(keys, values, strict=True))
 
 
 def _settle_pending(
@@ -156,7 +159,7 @@ def _settle_pending(
     outcomes = [outcome(fut, kind) for _, fut, kind in pending]
     unfinished = 0 if notified else sum(1 for code, _ in outcomes if code == PENDING)
     total = len(records)
-    for (position, _, _), (code, payload) in zip(pending, outcomes):
+    for (position, _, _), (code, payload) in zip(pending, outcomes, strict=True):
         index = position if keys is None else keys[position]
         if code == OK:
             records[position] = Fulfilled(payload, index)
@@ -232,7 +235,7 @@ def wait_settled(
             _cancel(pending)
     if keys is None:
         return records
-    return dict(zip(keys, records))
+    return dict(zip(keys, records, strict=True))
 
 
 @overload
@@ -376,10 +379,13 @@ def wait_first(
     if cancel_pending:
         _cancel(pending)
     fut, code, payload = first
-    del first, outcomes, pending, items
+    del first, outcomes, pending, items, fs
     if code == OK:
         return payload
-    reraise(payload, fut)
+    try:
+        reraise(payload, fut)
+    finally:
+        del payload, fut  # the traceback keeps this frame: no cycle through it
 
 
 @overload
@@ -430,7 +436,7 @@ def as_settled(
     """
     deadline = deadline_of(timeout)
     items, keys = materialize(fs, "as_settled")
-    outcomes, _ = scan_outcomes(items, "as_settled", keys)  # checks every input now
+    scan_outcomes(items, "as_settled", keys)  # checks every input now; waiting starts later
     return _as_settled(items, keys, deadline, timeout)
 
 

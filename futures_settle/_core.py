@@ -65,7 +65,7 @@ def _forget(ref: _HubRef) -> None:
 class _Hub:
     """The one done-callback of a future: fans its settling out to waiters."""
 
-    __slots__ = ("entries", "kind", "__weakref__")
+    __slots__ = ("__weakref__", "entries", "kind")
 
     def __init__(self, kind: int) -> None:
         self.entries: list[tuple[Waiter, int]] | None = []
@@ -93,7 +93,7 @@ class _Hub:
 class Waiter:
     """One call's view of its pending inputs; its state is guarded by ``_LOCK``."""
 
-    __slots__ = ("active", "mode", "remaining", "signalled", "trigger", "queue", "_signal")
+    __slots__ = ("_signal", "active", "mode", "queue", "remaining", "signalled", "trigger")
 
     def __init__(self, mode: int, remaining: int) -> None:
         self.active = True
@@ -126,10 +126,7 @@ class Waiter:
         signal = self._signal
         while True:
             if deadline is None:
-                if _SLICE is None:
-                    got = signal.acquire()
-                else:  # pragma: no cover - Windows
-                    got = signal.acquire(timeout=_SLICE)
+                got = signal.acquire() if _SLICE is None else signal.acquire(timeout=_SLICE)
             else:
                 left = deadline - time.monotonic()
                 if left <= 0:

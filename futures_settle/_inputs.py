@@ -38,9 +38,7 @@ def deadline_of(timeout: object) -> float | None:
 
 def check_flag(name: str, value: object) -> None:
     if not isinstance(value, bool):
-        raise TypeError(
-            f"{name} must be a bool, got {value!r} that is a {type(value).__name__}"
-        )
+        raise TypeError(f"{name} must be a bool, got {value!r} that is a {type(value).__name__}")
 
 
 def materialize(fs: object, fn: str) -> tuple[list[Any] | tuple[Any, ...], list[Any] | None]:

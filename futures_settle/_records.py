@@ -35,7 +35,7 @@ class Fulfilled(Generic[T]):
         got user data
     """
 
-    __slots__ = ("value", "index")
+    __slots__ = ("index", "value")
     __match_args__ = ("value",)
     status: ClassVar[Literal["fulfilled"]] = "fulfilled"
 
@@ -101,7 +101,7 @@ class Rejected:
         failed: DB error
     """
 
-    __slots__ = ("reason", "index")
+    __slots__ = ("index", "reason")
     __match_args__ = ("reason",)
     status: ClassVar[Literal["rejected"]] = "rejected"
 
@@ -130,7 +130,13 @@ class Rejected:
             ...
             ValueError: DB error
         """
-        reraise(self.reason, self)
+        reason = self.reason
+        try:
+            reraise(reason, self)
+        finally:
+            # This frame stays in the traceback: keep no path back to the
+            # exception (a cycle) through it.
+            del reason, self
 
     def __repr__(self) -> str:
         return f"Rejected(reason={self.reason!r}, index={self.index!r})"
@@ -153,7 +159,7 @@ class Rejected:
         return (Rejected, (self.reason, self.index))
 
 
-Settled: TypeAlias = "Fulfilled[T] | Rejected"
+Settled: TypeAlias = Fulfilled[T] | Rejected
 """One input's outcome: ``Fulfilled[T] | Rejected``, for exhaustive ``match``."""
 
 # Slot descriptors, bound once: the records' __setattr__ refuses every

@@ -26,9 +26,9 @@ __all__ = [
     "OK",
     "PENDING",
     "PLAIN",
+    "is_done",
     "kind_of",
     "looks_like_future",
-    "is_done",
     "outcome",
     "read",
     "scan_outcomes",
@@ -76,19 +76,19 @@ def _probe() -> bool:
         ok: Future[object] = Future()
         failed: Future[object] = Future()
         cancelled: Future[object] = Future()
-        if ok._state is not _cf.PENDING:  # type: ignore[attr-defined]
+        if ok._state is not _cf.PENDING:
             return False
         value, error = object(), ValueError("probe")
         ok.set_result(value)
         failed.set_exception(error)
         cancelled.cancel()
         return bool(
-            ok._state is _FINISHED  # type: ignore[attr-defined]
-            and ok._result is value  # type: ignore[attr-defined]
-            and ok._exception is None  # type: ignore[attr-defined]
-            and failed._state is _FINISHED  # type: ignore[attr-defined]
-            and failed._exception is error  # type: ignore[attr-defined]
-            and cancelled._state is _CANCELLED  # type: ignore[attr-defined]
+            ok._state is _FINISHED
+            and ok._result is value
+            and ok._exception is None
+            and failed._state is _FINISHED
+            and failed._exception is error
+            and cancelled._state is _CANCELLED
         )
     except Exception:  # pragma: no cover - a changed stdlib
         return False
@@ -118,9 +118,12 @@ def _kind(t: type) -> int:
     kind = _KINDS.get(t)
     if kind is None:
         kind = _compute_kind(t)
-        if len(_KINDS) >= _MAX_KINDS:
-            _KINDS.clear()
-        _KINDS[t] = kind
+        # Only kinds we can wait on are cached: scans skip ``kind_of()``
+        # (and its errors) for any type found in the cache.
+        if kind <= DUCK:
+            if len(_KINDS) >= _MAX_KINDS:
+                _KINDS.clear()
+            _KINDS[t] = kind
     return kind
 
 

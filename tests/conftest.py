@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import multiprocessing
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, __file__.rsplit("/", 1)[0])
+
+from duck import DuckExecutor, DuckFuture  # noqa: E402
+
+
+def done(value: Any) -> Future[Any]:
+    f: Future[Any] = Future()
+    f.set_result(value)
+    return f
+
+
+def failed(exc: BaseException) -> Future[Any]:
+    f: Future[Any] = Future()
+    f.set_exception(exc)
+    return f
+
+
+def cancelled() -> Future[Any]:
+    """Cancelled before any executor saw it: the stdlib's wait() misses it (gh-92001)."""
+    f: Future[Any] = Future()
+    f.cancel()
+    return f
+
+
+@pytest.fixture(params=["stdlib", "duck"])
+def make(request: pytest.FixtureRequest) -> Callable[[], Any]:
+    """A factory of pending futures settled by hand: stdlib ones, or duck ones."""
+    return Future if request.param == "stdlib" else DuckFuture
+
+
+@pytest.fixture
+def fast_switching() -> Iterator[None]:
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(old)
+
+
+@pytest.fixture(scope="session")
+def thread_pool() -> Iterator[ThreadPoolExecutor]:
+    with ThreadPoolExecutor(4) as pool:
+        yield pool
+
+
+@pytest.fixture(scope="session")
+def process_pool() -> Iterator[ProcessPoolExecutor]:
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        yield pool
+
+
+@pytest.fixture(scope="session")
+def loky_pool() -> Any:
+    loky = pytest.importorskip("loky", reason="loky is an optional extra")
+    return loky.get_reusable_executor(max_workers=2)
+
+
+@pytest.fixture(scope="session")
+def manager() -> Iterator[Any]:
+    with multiprocessing.get_context("spawn").Manager() as m:
+        yield m
+
+
+@pytest.fixture(params=["threads", "processes", "loky", "duck"])
+def executor(request: pytest.FixtureRequest) -> Any:
+    """One suite over every engine: hand-made duck futures, threads, processes, loky."""
+    if request.param == "threads":
+        return request.getfixturevalue("thread_pool")
+    if request.param == "processes":
+        return request.getfixturevalue("process_pool")
+    if request.param == "loky":
+        return request.getfixturevalue("loky_pool")
+    return DuckExecutor(request.getfixturevalue("thread_pool"))
+
+
+@pytest.fixture
+def event(executor: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """An event that tasks of this executor can wait on; set at teardown."""
+    if isinstance(executor, (ThreadPoolExecutor, DuckExecutor)):
+        ev: Any = threading.Event()
+    else:
+        ev = request.getfixturevalue("manager").Event()
+    try:
+        yield ev
+    finally:
+        ev.set()

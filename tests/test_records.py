@@ -1,0 +1,148 @@
+"""Fulfilled and Rejected: immutable, slotted, matchable, comparable records."""
+
+from __future__ import annotations
+
+import gc
+import pickle
+import sys
+import traceback
+import weakref
+
+import pytest
+
+from futures_settle import Fulfilled, Rejected, Settled
+
+
+class TestFulfilled:
+    def test_fields(self) -> None:
+        """status, value and index are what JavaScript's {status, value} says, plus the index."""
+        r = Fulfilled("user data", 0)
+        assert (r.status, r.value, r.index) == ("fulfilled", "user data", 0)
+        assert r.unwrap() == "user data"
+
+    def test_immutable(self) -> None:
+        """Assigning or deleting a field is refused."""
+        r = Fulfilled(1, 0)
+        with pytest.raises(AttributeError, match="^Fulfilled records are immutable, cannot set 'value'$"):
+            r.value = 2  # type: ignore[misc]
+        with pytest.raises(AttributeError, match="^Fulfilled records are immutable, cannot delete 'index'$"):
+            del r.index
+        with pytest.raises(AttributeError):
+            r.extra = 1  # type: ignore[attr-defined]
+
+    def test_slotted(self) -> None:
+        """No __dict__: records stay small."""
+        assert not hasattr(Fulfilled(1, 0), "__dict__")
+
+    def test_equality_and_hash(self) -> None:
+        """Equal by type, value and index; a Rejected or a tuple is never equal."""
+        assert Fulfilled(1, 0) == Fulfilled(1, 0)
+        assert hash(Fulfilled(1, 0)) == hash(Fulfilled(1, 0))
+        assert Fulfilled(1, 0) != Fulfilled(1, 1)
+        assert Fulfilled(1, 0) != Fulfilled(2, 0)
+        assert Fulfilled(1, 0) != (1, 0)
+        assert Fulfilled(ValueError, 0) != Rejected(ValueError(), 0)
+
+    def test_match(self) -> None:
+        """case Fulfilled(v) binds the value."""
+        match Fulfilled("x", 3):
+            case Fulfilled(v):
+                assert v == "x"
+            case _:  # pragma: no cover
+                pytest.fail("no match")
+
+    def test_repr(self) -> None:
+        assert repr(Fulfilled("x", 3)) == "Fulfilled(value='x', index=3)"
+
+    def test_pickle(self) -> None:
+        r = Fulfilled([1, 2], "key")
+        assert pickle.loads(pickle.dumps(r)) == r
+
+    def test_no_truthiness_trick(self) -> None:
+        """A record of a falsy value is still an object: users check status, not truth."""
+        assert bool(Fulfilled(0, 0)) is True
+        assert bool(Rejected(ValueError(), 0)) is True
+
+
+class TestRejected:
+    def test_fields(self) -> None:
+        err = ValueError("DB error")
+        r = Rejected(err, 1)
+        assert (r.status, r.reason, r.index) == ("rejected", err, 1)
+        assert r.reason is err
+
+    def test_reason_must_be_exception(self) -> None:
+        with pytest.raises(TypeError, match="^Rejected\\(\\) expected an exception as reason, got str$"):
+            Rejected("DB error")  # type: ignore[arg-type]
+
+    def test_unwrap_raises_the_very_object(self) -> None:
+        err = ValueError("DB error")
+        with pytest.raises(ValueError, match="DB error") as info:
+            Rejected(err).unwrap()
+        assert info.value is err
+
+    def test_unwrap_does_not_grow_traceback(self) -> None:
+        """Raising the same reason again and again keeps the same depth (Future.result() grows it)."""
+        try:
+            raise ValueError("boom")
+        except ValueError as e:
+            err = e
+        r = Rejected(err, 0)
+        depths = []
+        for _ in range(5):
+            try:
+                r.unwrap()
+            except ValueError as e:
+                depths.append(len(traceback.extract_tb(e.__traceback__)))
+        assert len(set(depths)) == 1, depths
+
+    def test_unwrap_leaves_no_reference_cycle(self) -> None:
+        """unwrap() deletes its locals: the traceback does not point back at the exception."""
+
+        class Marker(Exception):
+            pass
+
+        gc.collect()
+        gc.disable()
+        try:
+            r = Rejected(Marker(), 0)
+            try:
+                r.unwrap()
+            except Marker:
+                pass
+            ref = weakref.ref(r.reason)
+            del r
+            assert ref() is None, "the exception is kept alive by a cycle"
+        finally:
+            gc.enable()
+
+    def test_base_exception_reason(self) -> None:
+        r = Rejected(KeyboardInterrupt(), 0)
+        with pytest.raises(KeyboardInterrupt):
+            r.unwrap()
+
+    def test_equality(self) -> None:
+        err = ValueError()
+        assert Rejected(err, 0) == Rejected(err, 0)
+        assert hash(Rejected(err, 0)) == hash(Rejected(err, 0))
+        assert Rejected(err, 0) != Rejected(ValueError(), 0)
+
+    def test_match(self) -> None:
+        match Rejected(KeyError("k"), 0):
+            case Fulfilled(_):  # pragma: no cover
+                pytest.fail("matched Fulfilled")
+            case Rejected(KeyError() as e):
+                assert e.args == ("k",)
+
+    def test_repr(self) -> None:
+        assert repr(Rejected(ValueError("x"), 1)) == "Rejected(reason=ValueError('x'), index=1)"
+
+
+def test_settled_alias_is_the_union() -> None:
+    """Settled[int] is Fulfilled[int] | Rejected, for annotations and exhaustive matching."""
+    assert Settled[int] == (Fulfilled[int] | Rejected)
+
+
+def test_record_size() -> None:
+    """Two slots, no dict: a record costs what an object with two fields costs."""
+    assert sys.getsizeof(Fulfilled(None, 0)) <= 56
