@@ -72,6 +72,9 @@ class DuckFuture:
     def set_exception(self, exc: BaseException) -> None:
         self._inner.set_exception(exc)
 
+    def set_running_or_notify_cancel(self) -> bool:
+        return self._inner.set_running_or_notify_cancel()
+
     def running(self) -> bool:
         return self._inner.running()
 

@@ -1,0 +1,403 @@
+"""The semantics of wait_all, wait_settled, wait_any, wait_first and as_settled.
+
+Completion order is forced by settling futures by hand, from a thread that
+``on_wait`` starts just as a call is about to block: never by sleeping.
+Every test runs on stdlib futures (read directly) and on duck futures that
+are not ``concurrent.futures.Future`` (read through public methods, their
+callbacks on a thread of their own).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import CancelledError, Future
+from typing import Any
+
+import pytest
+
+from futures_settle import (
+    Fulfilled,
+    Rejected,
+    SettleTimeoutError,
+    as_settled,
+    wait_all,
+    wait_any,
+    wait_first,
+    wait_settled,
+)
+from futures_settle import _core
+
+from conftest import cancelled, done, failed
+
+Make = Callable[[], Any]
+
+
+@pytest.fixture
+def on_wait(monkeypatch: pytest.MonkeyPatch) -> Callable[[Callable[[], None]], None]:
+    """Run an action on another thread as the next call is about to block."""
+    actions: list[Callable[[], None]] = []
+    threads: list[threading.Thread] = []
+    real_wait = _core.Waiter.wait
+
+    def wait(self: _core.Waiter, deadline: float | None) -> bool:
+        while actions:
+            t = threading.Thread(target=actions.pop(0))
+            t.start()
+            threads.append(t)
+        return real_wait(self, deadline)
+
+    monkeypatch.setattr(_core.Waiter, "wait", wait)
+    yield actions.append  # type: ignore[misc]
+    for t in threads:
+        t.join(5)
+
+
+def settle(f: Any, value: object) -> None:
+    if isinstance(value, BaseException):
+        f.set_exception(value)
+    else:
+        f.set_result(value)
+
+
+def in_order(*steps: tuple[Any, object]) -> Callable[[], None]:
+    def run() -> None:
+        for f, value in steps:
+            settle(f, value)
+
+    return run
+
+
+class TestWaitAll:
+    def test_input_order_not_settle_order(self, make: Make, on_wait: Any) -> None:
+        """Values come in input order even when the inputs settle in reverse."""
+        fs = [make() for _ in range(5)]
+        on_wait(in_order(*[(f, i) for i, f in reversed(list(enumerate(fs)))]))
+        assert wait_all(fs, timeout=5) == [0, 1, 2, 3, 4]
+
+    def test_new_list_every_time(self) -> None:
+        fs = [done(1), done(2)]
+        a, b = wait_all(fs), wait_all(fs)
+        assert a == b == [1, 2]
+        assert a is not b
+
+    def test_seed_quick_example(self, make: Make, on_wait: Any) -> None:
+        """p1 resolved, p2 rejected, p3 slow: wait_all raises p2's error and does not wait for p3."""
+        p1 = done("user data")
+        p2 = make()
+        p3 = make()
+        err = OSError("DB error")
+        on_wait(in_order((p2, err)))
+        with pytest.raises(OSError, match="^DB error$") as info:
+            wait_all([p1, p2, p3], timeout=5)
+        assert info.value is err
+        assert not p3.done()
+
+    def test_first_failure_in_time_wins(self, make: Make, on_wait: Any) -> None:
+        """Two inputs fail while the call waits: the one that failed first is raised."""
+        fs = [make(), make(), make()]
+        first, second = ValueError("first"), ValueError("second")
+        on_wait(in_order((fs[2], first), (fs[1], second)))
+        with pytest.raises(ValueError, match="^first$"):
+            wait_all(fs, timeout=5)
+
+    def test_already_failed_earliest_in_input_order(self) -> None:
+        """Among inputs failed when checked, the first in input order wins."""
+        a, b = ValueError("a"), ValueError("b")
+        with pytest.raises(ValueError) as info:
+            wait_all([done(1), failed(a), failed(b), Future()], timeout=5)
+        assert info.value is a
+
+    def test_others_keep_running(self, make: Make) -> None:
+        pending = make()
+        with pytest.raises(ValueError):
+            wait_all([pending, failed(ValueError())])
+        assert not pending.cancelled()
+
+    def test_cancel_pending_on_failure(self, make: Make, on_wait: Any) -> None:
+        """cancel_pending cancels what has not started; running work is left alone."""
+        queued, running, slow = make(), make(), make()
+        assert running.set_running_or_notify_cancel()
+        on_wait(in_order((slow, ValueError("x"))))
+        with pytest.raises(ValueError):
+            wait_all([queued, running, slow], timeout=5, cancel_pending=True)
+        assert queued.cancelled()
+        assert not running.cancelled()
+
+    def test_cancel_pending_on_timeout(self, make: Make) -> None:
+        queued = make()
+        with pytest.raises(SettleTimeoutError):
+            wait_all([queued], timeout=0.01, cancel_pending=True)
+        assert queued.cancelled()
+
+    def test_empty(self) -> None:
+        assert wait_all([]) == []
+        assert wait_all({}) == {}
+
+    def test_plain_values(self, make: Make, on_wait: Any) -> None:
+        """Non-futures count as fulfilled; a future's future is not flattened."""
+        f, inner = make(), done(3)
+        on_wait(in_order((f, inner)))
+        result = wait_all([1, "hello", None, f], timeout=5)
+        assert result[:3] == [1, "hello", None]
+        assert result[3] is inner
+
+    def test_generator_consumed_once(self, make: Make) -> None:
+        consumed = []
+
+        def gen() -> Iterator[Any]:
+            for i in range(3):
+                consumed.append(i)
+                yield done(i)
+
+        assert wait_all(gen()) == [0, 1, 2]
+        assert consumed == [0, 1, 2]
+
+    def test_mapping(self, make: Make, on_wait: Any) -> None:
+        """A dict gives a dict with the same keys in the same order."""
+        user, perms = make(), make()
+        on_wait(in_order((perms, ["read"]), (user, "ann")))
+        assert list(wait_all({"user": user, "perms": perms}, timeout=5).items()) == [
+            ("user", "ann"),
+            ("perms", ["read"]),
+        ]
+
+    def test_same_future_twice(self, make: Make, on_wait: Any) -> None:
+        f = make()
+        on_wait(in_order((f, "x")))
+        assert wait_all([f, 1, f], timeout=5) == ["x", 1, "x"]
+
+    def test_cancelled_before_running(self) -> None:
+        """A future cancelled before any executor picked it up (gh-92001) is a failure."""
+        with pytest.raises(CancelledError):
+            wait_all([done(1), cancelled()], timeout=5)
+
+    def test_cancelled_while_waiting(self, make: Make, on_wait: Any) -> None:
+        f = make()
+        on_wait(f.cancel)
+        with pytest.raises(CancelledError):
+            wait_all([f], timeout=5)
+
+    def test_base_exception_raised(self, make: Make, on_wait: Any) -> None:
+        f = make()
+        on_wait(in_order((f, SystemExit(3))))
+        with pytest.raises(SystemExit):
+            wait_all([f], timeout=5)
+
+    def test_timeout_message(self, make: Make) -> None:
+        with pytest.raises(
+            SettleTimeoutError, match="^wait_all\\(\\) timed out after 0.01 s with 2 of 3 inputs unfinished$"
+        ) as info:
+            wait_all([make(), done(1), make()], timeout=0.01)
+        assert (info.value.unfinished, info.value.total, info.value.timeout) == (2, 3, 0.01)
+        assert isinstance(info.value, TimeoutError)
+
+    def test_zero_and_negative_timeout(self, make: Make) -> None:
+        assert wait_all([done(1), 2], timeout=0) == [1, 2]
+        assert wait_all([done(1)], timeout=-1) == [1]
+        with pytest.raises(SettleTimeoutError):
+            wait_all([make()], timeout=-1)
+
+    def test_one_deadline_for_the_whole_call(self, make: Make) -> None:
+        """Inputs settling one by one, each within the timeout, still hit the call's deadline."""
+        fs = [make() for _ in range(4)]
+        stop = threading.Event()
+
+        def drip() -> None:
+            for f in fs:
+                if stop.wait(0.15):
+                    return
+                f.set_result(1)
+
+        t = threading.Thread(target=drip)
+        t.start()
+        try:
+            with pytest.raises(SettleTimeoutError) as info:
+                wait_all(fs, timeout=0.25)
+            assert info.value.unfinished >= 2
+        finally:
+            stop.set()
+            t.join()
+
+
+class TestWaitSettled:
+    def test_seed_quick_example(self, make: Make, on_wait: Any) -> None:
+        """Waits for all three and never raises: the seed's output, ported."""
+        p1, p2, p3 = done("user data"), failed(OSError("DB error")), make()
+        on_wait(in_order((p3, "cache data")))
+        results = wait_settled([p1, p2, p3], timeout=5)
+        assert [r.status for r in results] == ["fulfilled", "rejected", "fulfilled"]
+        assert results[0] == Fulfilled("user data", 0)
+        assert isinstance(results[1], Rejected)
+        assert results[1].reason is p2.exception()
+        assert results[1].index == 1
+        assert results[2] == Fulfilled("cache data", 2)
+
+    def test_input_order(self, make: Make, on_wait: Any) -> None:
+        fs = [make() for _ in range(4)]
+        on_wait(in_order((fs[3], 3), (fs[0], ValueError("0")), (fs[2], 2), (fs[1], 1)))
+        results = wait_settled(fs, timeout=5)
+        assert [r.index for r in results] == [0, 1, 2, 3]
+        assert [r.status for r in results] == ["rejected", "fulfilled", "fulfilled", "fulfilled"]
+
+    def test_empty(self) -> None:
+        assert wait_settled([]) == []
+
+    def test_plain_values_and_duplicates(self) -> None:
+        f = done("x")
+        assert wait_settled([1, f, f]) == [Fulfilled(1, 0), Fulfilled("x", 1), Fulfilled("x", 2)]
+
+    def test_mapping(self, make: Make, on_wait: Any) -> None:
+        a = make()
+        err = KeyError("b")
+        on_wait(in_order((a, 1)))
+        results = wait_settled({"a": a, "b": failed(err)}, timeout=5)
+        assert results == {"a": Fulfilled(1, "a"), "b": Rejected(err, "b")}
+
+    def test_cancelled_and_base_exceptions_recorded(self) -> None:
+        results = wait_settled([cancelled(), failed(KeyboardInterrupt()), failed(SystemExit(1))])
+        assert isinstance(results[0].reason, CancelledError)  # type: ignore[union-attr]
+        assert isinstance(results[1].reason, KeyboardInterrupt)  # type: ignore[union-attr]
+        assert isinstance(results[2].reason, SystemExit)  # type: ignore[union-attr]
+
+    def test_timeout_gives_full_result(self, make: Make) -> None:
+        """At the deadline the unsettled inputs are Rejected with SettleTimeoutError."""
+        slow = make()
+        results = wait_settled([done(1), slow], timeout=0.01)
+        assert results[0] == Fulfilled(1, 0)
+        assert isinstance(results[1], Rejected)
+        reason = results[1].reason
+        assert isinstance(reason, SettleTimeoutError)
+        assert str(reason) == "input 1 did not settle within 0.01 s (1 of 2 inputs unfinished)"
+        assert reason.index == 1
+        assert not slow.cancelled()
+
+    def test_timeout_cancel_pending(self, make: Make) -> None:
+        slow = make()
+        results = wait_settled([slow], timeout=0.01, cancel_pending=True)
+        assert isinstance(results[0].reason, SettleTimeoutError)  # type: ignore[union-attr]
+        assert slow.cancelled()
+
+    def test_timeout_zero_on_settled(self) -> None:
+        assert wait_settled([done(1)], timeout=0) == [Fulfilled(1, 0)]
+
+    def test_seed_batch_endpoint_index_bug_fixed(self) -> None:
+        """The seed filters then takes the index: records carry the input's own index."""
+        ids = ["u1", "u2", "u3"]
+        results = wait_settled([done("ann"), failed(LookupError("no u2")), failed(LookupError("no u3"))])
+        failed_ids = [ids[r.index] for r in results if r.status == "rejected"]
+        assert failed_ids == ["u2", "u3"]
+
+
+class TestWaitAny:
+    def test_first_success_in_time(self, make: Make, on_wait: Any) -> None:
+        fs = [make(), make(), make()]
+        on_wait(in_order((fs[0], ValueError()), (fs[2], "c"), (fs[1], "b")))
+        assert wait_any(fs, timeout=5) == "c"
+
+    def test_already_fulfilled_earliest_in_input_order(self) -> None:
+        assert wait_any([failed(ValueError()), done("a"), done("b")]) == "a"
+
+    def test_plain_value_wins(self, make: Make) -> None:
+        assert wait_any([make(), 7]) == 7
+
+    def test_all_fail_group_in_input_order(self, make: Make, on_wait: Any) -> None:
+        fs = [make(), make()]
+        e0, e1 = ValueError("0"), KeyError("1")
+        on_wait(in_order((fs[1], e1), (fs[0], e0)))
+        with pytest.raises(ExceptionGroup, match="^wait_any\\(\\) got no value: all 2 inputs failed") as info:
+            wait_any(fs, timeout=5)
+        assert info.value.exceptions == (e0, e1)
+
+    def test_base_exception_group(self) -> None:
+        with pytest.raises(BaseExceptionGroup) as info:
+            wait_any([failed(KeyboardInterrupt()), cancelled()])
+        assert not isinstance(info.value, ExceptionGroup)
+        assert isinstance(info.value.exceptions[1], CancelledError)
+
+    def test_timeout(self, make: Make) -> None:
+        with pytest.raises(SettleTimeoutError, match="^wait_any\\(\\) timed out after 0.01 s with 1 of 2"):
+            wait_any([failed(ValueError()), make()], timeout=0.01)
+
+    def test_cancel_pending_after_winner(self, make: Make, on_wait: Any) -> None:
+        fs = [make(), make()]
+        on_wait(in_order((fs[1], "b")))
+        assert wait_any(fs, timeout=5, cancel_pending=True) == "b"
+        assert fs[0].cancelled()
+
+    def test_mapping(self) -> None:
+        assert wait_any({"a": failed(ValueError()), "b": done(2)}) == 2
+
+
+class TestWaitFirst:
+    def test_first_settled_value(self, make: Make, on_wait: Any) -> None:
+        fs = [make(), make()]
+        on_wait(in_order((fs[1], "b"), (fs[0], "a")))
+        assert wait_first(fs, timeout=5) == "b"
+
+    def test_first_settled_failure_raises(self, make: Make, on_wait: Any) -> None:
+        fs = [make(), make()]
+        err = ValueError("first")
+        on_wait(in_order((fs[1], err), (fs[0], "a")))
+        with pytest.raises(ValueError) as info:
+            wait_first(fs, timeout=5)
+        assert info.value is err
+
+    def test_already_settled_earliest_in_input_order(self, make: Make) -> None:
+        err = ValueError()
+        with pytest.raises(ValueError) as info:
+            wait_first([make(), failed(err), done(1)])
+        assert info.value is err
+
+    def test_cancel_pending_after_winner(self, make: Make) -> None:
+        slow = make()
+        assert wait_first([slow, "cache data"], cancel_pending=True) == "cache data"
+        assert slow.cancelled()
+
+    def test_timeout(self, make: Make) -> None:
+        with pytest.raises(SettleTimeoutError, match="^wait_first\\(\\) timed out after 0.01 s with 1 of 1 input unfinished$"):
+            wait_first([make()], timeout=0.01)
+
+
+class TestAsSettled:
+    def test_settled_on_entry_first_then_completion_order(self, make: Make, on_wait: Any) -> None:
+        a, c = make(), make()
+        b, d = done("b"), failed(ValueError("d"))
+        on_wait(in_order((c, "c"), (a, "a")))
+        records = list(as_settled([a, b, c, d], timeout=5))
+        assert [r.index for r in records] == [1, 3, 2, 0]
+        assert [r.status for r in records] == ["fulfilled", "rejected", "fulfilled", "fulfilled"]
+
+    def test_empty(self) -> None:
+        assert list(as_settled([])) == []
+
+    def test_timeout_yields_the_rest(self, make: Make) -> None:
+        slow1, slow2 = make(), make()
+        records = list(as_settled([slow1, done(1), slow2], timeout=0.01))
+        assert [r.index for r in records] == [1, 0, 2]
+        assert all(isinstance(r.reason, SettleTimeoutError) for r in records[1:])  # type: ignore[union-attr]
+
+    def test_mapping_indexes_are_keys(self) -> None:
+        records = list(as_settled({"a.json": done(1), "b.json": failed(OSError())}))
+        assert [r.index for r in records] == ["a.json", "b.json"]
+
+    def test_duplicates(self, make: Make, on_wait: Any) -> None:
+        f = make()
+        on_wait(in_order((f, 1)))
+        assert sorted(r.index for r in as_settled([f, f], timeout=5)) == [0, 1]
+
+    def test_checks_input_at_call(self) -> None:
+        with pytest.raises(TypeError):
+            as_settled([1, object.__new__(_HalfFuture)])
+
+    def test_close_early_releases_waiter(self, make: Make) -> None:
+        f = make()
+        it = as_settled([done(1), f])
+        assert next(it).index == 0
+        it.close()  # type: ignore[attr-defined]
+        f.set_result(2)  # notifies nothing, raises nothing
+
+
+class _HalfFuture:
+    def add_done_callback(self, fn: object) -> None:  # pragma: no cover
+        pass
