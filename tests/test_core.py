@@ -1,0 +1,267 @@
+"""Reliability of the waiting core: wake-ups, threads, leaks, Ctrl-C, clean-up."""
+
+from __future__ import annotations
+
+import gc
+import os
+import signal
+import sys
+import threading
+import time
+import tracemalloc
+import weakref
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from typing import Any
+
+import pytest
+
+from futures_settle import (
+    Fulfilled,
+    SettleTimeoutError,
+    as_settled,
+    wait_all,
+    wait_any,
+    wait_first,
+    wait_settled,
+)
+from futures_settle import _core, _state
+
+from conftest import done
+from duck import DuckFuture
+
+
+@pytest.fixture(params=["fast", "generic"])
+def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test with stdlib futures read directly, and again through public methods."""
+    if request.param == "generic":
+        monkeypatch.setattr(_state, "FAST_PATH", False)
+        monkeypatch.setattr(_state, "_KINDS", {})
+    return str(request.param)
+
+
+def _race_round(call: Callable[[list[Any]], Any], make: Callable[[], Any], n: int) -> Any:
+    fs = [make() for _ in range(n)]
+    go = threading.Barrier(2)
+
+    def complete() -> None:
+        go.wait()
+        for i, f in enumerate(fs):
+            f.set_result(i)
+
+    t = threading.Thread(target=complete)
+    t.start()
+    go.wait()
+    try:
+        return call(fs)
+    finally:
+        t.join()
+
+
+CALLS: dict[str, Callable[[list[Any]], Any]] = {
+    "wait_all": lambda fs: wait_all(fs, timeout=10),
+    "wait_settled": lambda fs: [r.value for r in wait_settled(fs, timeout=10)],  # type: ignore[union-attr]
+    "as_settled": lambda fs: sorted(r.value for r in as_settled(fs, timeout=10)),  # type: ignore[union-attr]
+    "wait_any": lambda fs: [wait_any(fs, timeout=10)],
+    "wait_first": lambda fs: [wait_first(fs, timeout=10)],
+}
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("name", list(CALLS))
+def test_no_lost_wakeups(name: str, path: str, fast_switching: None) -> None:
+    """Futures completing on another thread while the call registers never hang it."""
+    call = CALLS[name]
+    for _ in range(1500):
+        result = _race_round(call, Future, 4)
+        if name in ("wait_any", "wait_first"):
+            assert result[0] in range(4)
+        else:
+            assert result == [0, 1, 2, 3]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("name", ["wait_all", "wait_settled", "wait_first"])
+def test_no_lost_wakeups_duck(name: str, fast_switching: None) -> None:
+    """The same race with futures whose callbacks run on a thread of their own."""
+    call = CALLS[name]
+    for _ in range(400):
+        result = _race_round(call, DuckFuture, 3)
+        assert result[0] in range(3)
+
+
+@pytest.mark.timeout(60)
+def test_many_threads_wait_on_the_same_futures(path: str, fast_switching: None) -> None:
+    fs: list[Future[int]] = [Future() for _ in range(200)]
+    results: dict[int, Any] = {}
+    start = threading.Barrier(9)
+
+    def waiter(k: int) -> None:
+        start.wait()
+        if k % 3 == 0:
+            results[k] = wait_all(fs, timeout=30)
+        elif k % 3 == 1:
+            results[k] = [r.value for r in wait_settled(fs, timeout=30)]  # type: ignore[union-attr]
+        else:
+            results[k] = sorted(r.value for r in as_settled(fs, timeout=30))  # type: ignore[union-attr]
+
+    threads = [threading.Thread(target=waiter, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    start.wait()
+    for i, f in enumerate(fs):
+        f.set_result(i)
+    for t in threads:
+        t.join(30)
+    assert results == {k: list(range(200)) for k in range(8)}
+
+
+def _traced_growth(action: Callable[[], None]) -> int:
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        action()
+        gc.collect()
+        return tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.timeout(120)
+def test_polling_does_not_leak() -> None:
+    """2,000 polls of 1,000 pending futures grow traced memory by far less than 20 MiB."""
+    fs: list[Future[int]] = [Future() for _ in range(1000)]
+
+    def poll() -> None:
+        for _ in range(2000):
+            with pytest.raises(SettleTimeoutError):
+                wait_all(fs, timeout=0)
+
+    assert _traced_growth(poll) < 20 * 2**20
+
+
+@pytest.mark.timeout(120)
+def test_polling_through_registration_does_not_leak(path: str) -> None:
+    """Polls that register on the futures leave one hub each, not one entry per call."""
+    fs: list[Future[int]] = [Future() for _ in range(1000)]
+    wait_settled(fs, timeout=1e-9)  # hubs exist from here on
+
+    def poll() -> None:
+        for _ in range(300):
+            wait_settled(fs, timeout=1e-9)
+            with pytest.raises(SettleTimeoutError):
+                wait_all(fs, timeout=1e-9)
+
+    growth = _traced_growth(poll)
+    assert growth < 2 * 2**20, growth
+    for f in fs[:10]:
+        hub = _core._HUBS[id(f)]()
+        assert hub is not None
+        assert hub.entries is not None
+        assert len(hub.entries) <= 1
+
+
+@pytest.mark.parametrize("name", ["wait_all", "wait_settled", "as_settled", "wait_any"])
+def test_nothing_kept_alive_after_return(name: str, path: str) -> None:
+    """Futures and values are freed once the caller drops them, timed out or not."""
+
+    class Value:
+        pass
+
+    pending: Future[Any] = Future()
+    finished: Future[Any] = Future()
+    finished.set_result(Value())
+    refs = [weakref.ref(pending), weakref.ref(finished), weakref.ref(finished.result())]
+    call: Callable[..., Any] = {
+        "wait_all": wait_all,
+        "wait_settled": wait_settled,
+        "as_settled": lambda fs, timeout: list(as_settled(fs, timeout=timeout)),
+        "wait_any": lambda fs, timeout: wait_any(fs[:1] + [Future()], timeout=timeout),
+    }[name]
+    try:
+        call([pending, finished], timeout=0.01)
+    except SettleTimeoutError:
+        pass
+    key = id(pending)
+    del pending, finished, call
+    gc.collect()
+    assert [r() for r in refs] == [None, None, None]
+    assert key not in _core._HUBS
+
+
+def test_hub_leaves_registry_when_future_settles() -> None:
+    f: Future[int] = Future()
+    wait_settled([f], timeout=1e-9)
+    assert id(f) in _core._HUBS
+    f.set_result(1)
+    assert id(f) not in _core._HUBS
+    assert wait_all([f]) == [1]
+
+
+def test_one_callback_per_future_however_often_waited() -> None:
+    f: Future[int] = Future()
+    for _ in range(50):
+        wait_settled([f], timeout=1e-9)
+    assert len(f._done_callbacks) == 1  # type: ignore[attr-defined]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to self is POSIX")
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("name", ["wait_all", "wait_settled", "wait_any", "wait_first", "as_settled"])
+def test_ctrl_c_interrupts_wait(name: str) -> None:
+    """SIGINT in the main thread interrupts a long wait at once with KeyboardInterrupt."""
+    assert threading.current_thread() is threading.main_thread()
+    f: Future[int] = Future()
+    call: Callable[[], Any] = {
+        "wait_all": lambda: wait_all([f], timeout=20),
+        "wait_settled": lambda: wait_settled([f], timeout=20),
+        "wait_any": lambda: wait_any([f], timeout=20),
+        "wait_first": lambda: wait_first([f], timeout=20),
+        "as_settled": lambda: list(as_settled([f], timeout=20)),
+    }[name]
+    real_wait = _core.Waiter.wait
+
+    def wait_then_interrupt(self: _core.Waiter, deadline: float | None) -> bool:
+        threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()
+        return real_wait(self, deadline)
+
+    _core.Waiter.wait = wait_then_interrupt  # type: ignore[method-assign]
+    started = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            call()
+    finally:
+        _core.Waiter.wait = real_wait  # type: ignore[method-assign]
+    assert time.monotonic() - started < 5
+    # The interrupted call left nothing that a later settle would trip on.
+    f.set_result(1)
+    assert wait_all([f]) == [1]
+
+
+def test_waiter_ignores_notifications_after_close() -> None:
+    w = _core.Waiter(_core.ALL, 1)
+    w.close()
+    f = done(1)
+    hub = _core._Hub(_state.FAST)
+    assert hub.entries is not None
+    hub.entries.append((w, 0))
+    hub(f)
+    assert not w.signalled
+
+
+def test_fail_fast_ignores_later_entries(path: str) -> None:
+    """After the first failure woke the call, registration stops early."""
+    bad: Future[int] = Future()
+    bad.set_exception(ValueError())
+    # The failure is found by the scan; nothing is registered on the rest.
+    rest: list[Future[int]] = [Future() for _ in range(1000)]
+    with pytest.raises(ValueError):
+        wait_all([bad, *rest])
+    assert not any(id(f) in _core._HUBS for f in rest)
+
+
+def _record_values(records: list[Any]) -> Iterator[Any]:
+    for r in records:
+        assert isinstance(r, Fulfilled)
+        yield r.value
