@@ -148,7 +148,7 @@ def test_polling_through_registration_does_not_leak(path: str) -> None:
     wait_settled(fs, timeout=1e-9)  # hubs exist from here on
 
     def poll() -> None:
-        for _ in range(300):
+        for _ in range(100):
             wait_settled(fs, timeout=1e-9)
             with pytest.raises(SettleTimeoutError):
                 wait_all(fs, timeout=1e-9)
