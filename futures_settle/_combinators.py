@@ -61,10 +61,21 @@ def _need_inputs(fn: str, items: object) -> None:
         raise ValueError(f"{fn}() needs at least one input, got none")
 
 
+# Overloads: all futures first (mypy solves ``Future[T] | T`` to Never when
+# every item is a future), mappings before iterables (a mapping is also an
+# iterable of its keys, hence the overlap ignores).
 @overload
-def wait_all(  # type: ignore[overload-overlap]  # a Mapping is also an Iterable of keys
+def wait_all(  # type: ignore[overload-overlap]
+    fs: Mapping[K, Future[T]], *, timeout: float | None = None, cancel_pending: bool = False
+) -> dict[K, T]: ...
+@overload
+def wait_all(  # type: ignore[overload-overlap]
     fs: Mapping[K, Future[T] | T], *, timeout: float | None = None, cancel_pending: bool = False
 ) -> dict[K, T]: ...
+@overload
+def wait_all(
+    fs: Iterable[Future[T]], *, timeout: float | None = None, cancel_pending: bool = False
+) -> list[T]: ...
 @overload
 def wait_all(
     fs: Iterable[Future[T] | T], *, timeout: float | None = None, cancel_pending: bool = False
@@ -171,9 +182,17 @@ def _settle_pending(
 
 
 @overload
-def wait_settled(  # type: ignore[overload-overlap]  # a Mapping is also an Iterable of keys
+def wait_settled(  # type: ignore[overload-overlap]
+    fs: Mapping[K, Future[T]], *, timeout: float | None = None, cancel_pending: bool = False
+) -> dict[K, Fulfilled[T] | Rejected]: ...
+@overload
+def wait_settled(  # type: ignore[overload-overlap]
     fs: Mapping[K, Future[T] | T], *, timeout: float | None = None, cancel_pending: bool = False
 ) -> dict[K, Fulfilled[T] | Rejected]: ...
+@overload
+def wait_settled(
+    fs: Iterable[Future[T]], *, timeout: float | None = None, cancel_pending: bool = False
+) -> list[Fulfilled[T] | Rejected]: ...
 @overload
 def wait_settled(
     fs: Iterable[Future[T] | T], *, timeout: float | None = None, cancel_pending: bool = False
@@ -240,11 +259,19 @@ def wait_settled(
 
 @overload
 def wait_any(
-    fs: Iterable[Future[T] | T], *, timeout: float | None = None, cancel_pending: bool = False
+    fs: Mapping[Any, Future[T]], *, timeout: float | None = None, cancel_pending: bool = False
 ) -> T: ...
 @overload
 def wait_any(
     fs: Mapping[Any, Future[T] | T], *, timeout: float | None = None, cancel_pending: bool = False
+) -> T: ...
+@overload
+def wait_any(
+    fs: Iterable[Future[T]], *, timeout: float | None = None, cancel_pending: bool = False
+) -> T: ...
+@overload
+def wait_any(
+    fs: Iterable[Future[T] | T], *, timeout: float | None = None, cancel_pending: bool = False
 ) -> T: ...
 def wait_any(
     fs: Iterable[Any] | Mapping[Any, Any],
@@ -315,11 +342,19 @@ def wait_any(
 
 @overload
 def wait_first(
-    fs: Iterable[Future[T] | T], *, timeout: float | None = None, cancel_pending: bool = False
+    fs: Mapping[Any, Future[T]], *, timeout: float | None = None, cancel_pending: bool = False
 ) -> T: ...
 @overload
 def wait_first(
     fs: Mapping[Any, Future[T] | T], *, timeout: float | None = None, cancel_pending: bool = False
+) -> T: ...
+@overload
+def wait_first(
+    fs: Iterable[Future[T]], *, timeout: float | None = None, cancel_pending: bool = False
+) -> T: ...
+@overload
+def wait_first(
+    fs: Iterable[Future[T] | T], *, timeout: float | None = None, cancel_pending: bool = False
 ) -> T: ...
 def wait_first(
     fs: Iterable[Any] | Mapping[Any, Any],
@@ -390,11 +425,19 @@ def wait_first(
 
 @overload
 def as_settled(
-    fs: Iterable[Future[T] | T], *, timeout: float | None = None
+    fs: Mapping[Any, Future[T]], *, timeout: float | None = None
 ) -> Iterator[Fulfilled[T] | Rejected]: ...
 @overload
 def as_settled(
     fs: Mapping[Any, Future[T] | T], *, timeout: float | None = None
+) -> Iterator[Fulfilled[T] | Rejected]: ...
+@overload
+def as_settled(
+    fs: Iterable[Future[T]], *, timeout: float | None = None
+) -> Iterator[Fulfilled[T] | Rejected]: ...
+@overload
+def as_settled(
+    fs: Iterable[Future[T] | T], *, timeout: float | None = None
 ) -> Iterator[Fulfilled[T] | Rejected]: ...
 def as_settled(
     fs: Iterable[Any] | Mapping[Any, Any], *, timeout: float | None = None

@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 
-from duck import DuckExecutor, DuckFuture  # noqa: E402
+from duck import DuckExecutor, DuckFuture
 
 
 def done(value: Any) -> Future[Any]:

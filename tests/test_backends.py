@@ -10,8 +10,17 @@ from typing import Any
 
 import pytest
 
+from futures_settle import (
+    Fulfilled,
+    Rejected,
+    as_settled,
+    wait_all,
+    wait_any,
+    wait_first,
+    wait_settled,
+)
+
 import tasks
-from futures_settle import Fulfilled, Rejected, as_settled, wait_all, wait_any, wait_first, wait_settled
 
 pytestmark = pytest.mark.timeout(60)
 

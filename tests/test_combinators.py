@@ -20,13 +20,13 @@ from futures_settle import (
     Fulfilled,
     Rejected,
     SettleTimeoutError,
+    _core,
     as_settled,
     wait_all,
     wait_any,
     wait_first,
     wait_settled,
 )
-from futures_settle import _core
 
 from conftest import cancelled, done, failed
 
@@ -82,7 +82,7 @@ class TestWaitAll:
         assert a is not b
 
     def test_seed_quick_example(self, make: Make, on_wait: Any) -> None:
-        """p1 resolved, p2 rejected, p3 slow: wait_all raises p2's error and does not wait for p3."""
+        """p1 resolved, p2 rejected, p3 slow: wait_all raises p2's error, does not wait for p3."""
         p1 = done("user data")
         p2 = make()
         p3 = make()
@@ -186,7 +186,8 @@ class TestWaitAll:
 
     def test_timeout_message(self, make: Make) -> None:
         with pytest.raises(
-            SettleTimeoutError, match="^wait_all\\(\\) timed out after 0.01 s with 2 of 3 inputs unfinished$"
+            SettleTimeoutError,
+            match="^wait_all\\(\\) timed out after 0.01 s with 2 of 3 inputs unfinished$",
         ) as info:
             wait_all([make(), done(1), make()], timeout=0.01)
         assert (info.value.unfinished, info.value.total, info.value.timeout) == (2, 3, 0.01)
@@ -284,7 +285,9 @@ class TestWaitSettled:
     def test_seed_batch_endpoint_index_bug_fixed(self) -> None:
         """The seed filters then takes the index: records carry the input's own index."""
         ids = ["u1", "u2", "u3"]
-        results = wait_settled([done("ann"), failed(LookupError("no u2")), failed(LookupError("no u3"))])
+        results = wait_settled(
+            [done("ann"), failed(LookupError("no u2")), failed(LookupError("no u3"))]
+        )
         failed_ids = [ids[r.index] for r in results if r.status == "rejected"]
         assert failed_ids == ["u2", "u3"]
 
@@ -305,7 +308,9 @@ class TestWaitAny:
         fs = [make(), make()]
         e0, e1 = ValueError("0"), KeyError("1")
         on_wait(in_order((fs[1], e1), (fs[0], e0)))
-        with pytest.raises(ExceptionGroup, match="^wait_any\\(\\) got no value: all 2 inputs failed") as info:
+        with pytest.raises(
+            ExceptionGroup, match="^wait_any\\(\\) got no value: all 2 inputs failed"
+        ) as info:
             wait_any(fs, timeout=5)
         assert info.value.exceptions == (e0, e1)
 
@@ -316,7 +321,9 @@ class TestWaitAny:
         assert isinstance(info.value.exceptions[1], CancelledError)
 
     def test_timeout(self, make: Make) -> None:
-        with pytest.raises(SettleTimeoutError, match="^wait_any\\(\\) timed out after 0.01 s with 1 of 2"):
+        with pytest.raises(
+            SettleTimeoutError, match="^wait_any\\(\\) timed out after 0.01 s with 1 of 2"
+        ):
             wait_any([failed(ValueError()), make()], timeout=0.01)
 
     def test_cancel_pending_after_winner(self, make: Make, on_wait: Any) -> None:
@@ -355,7 +362,10 @@ class TestWaitFirst:
         assert slow.cancelled()
 
     def test_timeout(self, make: Make) -> None:
-        with pytest.raises(SettleTimeoutError, match="^wait_first\\(\\) timed out after 0.01 s with 1 of 1 input unfinished$"):
+        with pytest.raises(
+            SettleTimeoutError,
+            match="^wait_first\\(\\) timed out after 0.01 s with 1 of 1 input unfinished$",
+        ):
             wait_first([make()], timeout=0.01)
 
 

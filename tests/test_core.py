@@ -19,13 +19,14 @@ import pytest
 from futures_settle import (
     Fulfilled,
     SettleTimeoutError,
+    _core,
+    _state,
     as_settled,
     wait_all,
     wait_any,
     wait_first,
     wait_settled,
 )
-from futures_settle import _core, _state
 
 from conftest import done
 from duck import DuckFuture
@@ -177,7 +178,7 @@ def test_nothing_kept_alive_after_return(name: str, path: str) -> None:
         "wait_all": wait_all,
         "wait_settled": wait_settled,
         "as_settled": lambda fs, timeout: list(as_settled(fs, timeout=timeout)),
-        "wait_any": lambda fs, timeout: wait_any(fs[:1] + [Future()], timeout=timeout),
+        "wait_any": lambda fs, timeout: wait_any([*fs[:1], Future()], timeout=timeout),
     }[name]
     try:
         call([pending, finished], timeout=0.01)
@@ -208,7 +209,9 @@ def test_one_callback_per_future_however_often_waited() -> None:
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to self is POSIX")
 @pytest.mark.timeout(30)
-@pytest.mark.parametrize("name", ["wait_all", "wait_settled", "wait_any", "wait_first", "as_settled"])
+@pytest.mark.parametrize(
+    "name", ["wait_all", "wait_settled", "wait_any", "wait_first", "as_settled"]
+)
 def test_ctrl_c_interrupts_wait(name: str) -> None:
     """SIGINT in the main thread interrupts a long wait at once with KeyboardInterrupt."""
     assert threading.current_thread() is threading.main_thread()

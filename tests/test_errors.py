@@ -9,7 +9,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import pytest
 
 from futures_settle import SettleTimeoutError, wait_all, wait_first
-
 from futures_settle._errors import reraise
 
 
@@ -22,7 +21,13 @@ def test_timeout_error_is_a_timeout_error() -> None:
 def test_timeout_error_pickles() -> None:
     e = SettleTimeoutError("m", timeout=1.0, unfinished=2, total=3, index="k")
     back = pickle.loads(pickle.dumps(e))
-    assert (str(back), back.timeout, back.unfinished, back.total, back.index) == ("m", 1.0, 2, 3, "k")
+    assert (str(back), back.timeout, back.unfinished, back.total, back.index) == (
+        "m",
+        1.0,
+        2,
+        3,
+        "k",
+    )
 
 
 def _depth(exc: BaseException) -> int:

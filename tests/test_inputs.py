@@ -20,11 +20,19 @@ names = pytest.mark.parametrize("fn", FUNCTIONS, ids=lambda f: f.__name__)
 @names
 @pytest.mark.parametrize(
     ("bad", "shown"),
-    [(None, "NoneType"), (3, "int"), ("abc", "str"), (b"abc", "bytes"), (bytearray(b"a"), "bytearray")],
+    [
+        (None, "NoneType"),
+        (3, "int"),
+        ("abc", "str"),
+        (b"abc", "bytes"),
+        (bytearray(b"a"), "bytearray"),
+    ],
 )
 def test_not_an_iterable_of_futures(fn: Callable[..., Any], bad: object, shown: str) -> None:
     """None, numbers, strings and bytes: TypeError naming what arrived."""
-    with pytest.raises(TypeError, match=f"^{fn.__name__}\\(\\) expected an iterable of futures, got {shown}$"):
+    with pytest.raises(
+        TypeError, match=f"^{fn.__name__}\\(\\) expected an iterable of futures, got {shown}$"
+    ):
         fn(bad)
 
 
@@ -47,7 +55,9 @@ def test_asyncio_future_refused(fn: Callable[..., Any]) -> None:
     loop = asyncio.new_event_loop()
     try:
         af = loop.create_future()
-        with pytest.raises(TypeError, match="cannot wait on asyncio futures in a blocking call, input 1 is Future"):
+        with pytest.raises(
+            TypeError, match="cannot wait on asyncio futures in a blocking call, input 1 is Future"
+        ):
             fn([1, af])
     finally:
         loop.close()
@@ -62,7 +72,9 @@ def test_nan_timeout(fn: Callable[..., Any]) -> None:
 @names
 @pytest.mark.parametrize("bad", ["1", True, [1]])
 def test_timeout_type(fn: Callable[..., Any], bad: object) -> None:
-    message = f"^timeout must be a number of seconds or None, got {bad!r} that is a {type(bad).__name__}$"
+    message = (
+        f"^timeout must be a number of seconds or None, got {bad!r} that is a {type(bad).__name__}$"
+    )
     with pytest.raises(TypeError, match=message.replace("[", "\\[").replace("]", "\\]")):
         fn([1], timeout=bad)
 
@@ -77,13 +89,17 @@ def test_timeout_real_numbers(fn: Callable[..., Any]) -> None:
         assert result in (1, [1]) or result[0].value == 1
 
 
-@pytest.mark.parametrize("fn", [wait_all, wait_settled, wait_any, wait_first], ids=lambda f: f.__name__)
+@pytest.mark.parametrize(
+    "fn", [wait_all, wait_settled, wait_any, wait_first], ids=lambda f: f.__name__
+)
 def test_cancel_pending_type(fn: Callable[..., Any]) -> None:
     with pytest.raises(TypeError, match="^cancel_pending must be a bool, got 1 that is a int$"):
         fn([1], cancel_pending=1)
 
 
-@pytest.mark.parametrize("fn", [wait_all, wait_settled, wait_any, wait_first], ids=lambda f: f.__name__)
+@pytest.mark.parametrize(
+    "fn", [wait_all, wait_settled, wait_any, wait_first], ids=lambda f: f.__name__
+)
 def test_bad_item_reported_before_failure_raised(fn: Callable[..., Any]) -> None:
     """A failure early in the input does not hide bad input later; nothing is cancelled."""
     bad: Future[int] = Future()
@@ -106,8 +122,9 @@ def test_incomplete_future_like() -> None:
             pass
 
     message = (
-        "^wait_all\\(\\) expected futures with add_done_callback\\(\\), done\\(\\), result\\(\\) and "
-        "exception\\(\\), input 0 is Half without done\\(\\), result\\(\\), exception\\(\\)$"
+        "^wait_all\\(\\) expected futures with add_done_callback\\(\\), done\\(\\), "
+        "result\\(\\) and exception\\(\\), "
+        "input 0 is Half without done\\(\\), result\\(\\), exception\\(\\)$"
     )
     with pytest.raises(TypeError, match=message):
         wait_all([Half()])
@@ -116,7 +133,9 @@ def test_incomplete_future_like() -> None:
 @pytest.mark.parametrize("fn", [wait_any, wait_first], ids=lambda f: f.__name__)
 def test_empty_refused(fn: Callable[..., Any]) -> None:
     """JavaScript's race([]) hangs forever: we say why instead."""
-    with pytest.raises(ValueError, match=f"^{fn.__name__}\\(\\) needs at least one input, got none$"):
+    with pytest.raises(
+        ValueError, match=f"^{fn.__name__}\\(\\) needs at least one input, got none$"
+    ):
         fn([])
 
 

@@ -23,9 +23,13 @@ class TestFulfilled:
     def test_immutable(self) -> None:
         """Assigning or deleting a field is refused."""
         r = Fulfilled(1, 0)
-        with pytest.raises(AttributeError, match="^Fulfilled records are immutable, cannot set 'value'$"):
+        with pytest.raises(
+            AttributeError, match="^Fulfilled records are immutable, cannot set 'value'$"
+        ):
             r.value = 2  # type: ignore[misc]
-        with pytest.raises(AttributeError, match="^Fulfilled records are immutable, cannot delete 'index'$"):
+        with pytest.raises(
+            AttributeError, match="^Fulfilled records are immutable, cannot delete 'index'$"
+        ):
             del r.index
         with pytest.raises(AttributeError):
             r.extra = 1  # type: ignore[attr-defined]
@@ -72,7 +76,9 @@ class TestRejected:
         assert r.reason is err
 
     def test_reason_must_be_exception(self) -> None:
-        with pytest.raises(TypeError, match="^Rejected\\(\\) expected an exception as reason, got str$"):
+        with pytest.raises(
+            TypeError, match="^Rejected\\(\\) expected an exception as reason, got str$"
+        ):
             Rejected("DB error")  # type: ignore[arg-type]
 
     def test_unwrap_raises_the_very_object(self) -> None:
@@ -82,7 +88,7 @@ class TestRejected:
         assert info.value is err
 
     def test_unwrap_does_not_grow_traceback(self) -> None:
-        """Raising the same reason again and again keeps the same depth (Future.result() grows it)."""
+        """Raising one reason again and again keeps its depth (Future.result() grows it)."""
         try:
             raise ValueError("boom")
         except ValueError as e:

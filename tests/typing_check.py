@@ -1,0 +1,46 @@
+"""Checked by ``mypy --strict`` in CI, never run: the public signatures as users see them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import Future
+from typing import assert_type
+
+from futures_settle import (
+    Fulfilled,
+    Rejected,
+    Settled,
+    as_settled,
+    wait_all,
+    wait_any,
+    wait_first,
+    wait_settled,
+)
+
+
+def check(fi: Future[int], fs: Future[str]) -> None:
+    assert_type(wait_all([fi, fi]), list[int])
+    assert_type(wait_all({"a": fi}), dict[str, int])
+    assert_type(wait_all(f for f in [fi]), list[int])
+    assert_type(wait_settled([fi]), list[Fulfilled[int] | Rejected])
+    assert_type(wait_settled({1: fi}), dict[int, Fulfilled[int] | Rejected])
+    assert_type(wait_any([fi]), int)
+    assert_type(wait_first([fi], timeout=1.0, cancel_pending=True), int)
+    assert_type(as_settled([fi]), Iterator[Fulfilled[int] | Rejected])
+
+    record: Settled[int] = wait_settled([fi])[0]
+    match record:
+        case Fulfilled(value):
+            assert_type(value, int)
+        case Rejected(reason):
+            assert_type(reason, BaseException)
+
+    assert_type(Fulfilled("x").unwrap(), str)
+    mixed: list[Future[int] | int] = [fi, 1]
+    assert_type(wait_all(mixed), list[int])
+    assert_type(wait_settled({"k": fs}), dict[str, Fulfilled[str] | Rejected])
+
+    # Misuse that must not type-check.
+    wait_all([fi], 1.0)  # type: ignore[call-overload]
+    wait_all([fi], timeout="1")  # type: ignore[call-overload]
+    Rejected("not an exception")  # type: ignore[arg-type]
