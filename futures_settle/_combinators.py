@@ -11,7 +11,17 @@ from ._core import cancel_pending as _cancel
 from ._errors import SettleTimeoutError, reraise
 from ._inputs import check_flag, deadline_of, materialize
 from ._records import Fulfilled, Rejected
-from ._state import FAIL, OK, PENDING, outcome, read, scan_outcomes, scan_records, scan_values
+from ._state import (
+    FAIL,
+    OK,
+    PENDING,
+    Pending,
+    outcome,
+    read,
+    scan_outcomes,
+    scan_records,
+    scan_values,
+)
 
 __all__ = ["as_settled", "wait_all", "wait_any", "wait_first", "wait_settled"]
 
@@ -47,9 +57,7 @@ def _record_timeout(
     )
 
 
-def _give_up(
-    fn: str, pending: list[tuple[int, Any, int]], timeout: object, total: int, cancel: bool
-) -> NoReturn:
+def _give_up(fn: str, pending: Pending, timeout: object, total: int, cancel: bool) -> NoReturn:
     unfinished = still_pending(pending)
     if cancel:
         _cancel(pending)
@@ -161,7 +169,7 @@ def wait_all(
 
 def _settle_pending(
     records: list[Any],
-    pending: list[tuple[int, Any, int]],
+    pending: Pending,
     keys: list[Any] | None,
     notified: bool,
     timeout: object,

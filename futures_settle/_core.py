@@ -30,7 +30,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Final
 
-from ._state import FAIL, OK, PENDING, outcome
+from ._state import FAIL, OK, PENDING, Pending, outcome
 
 __all__ = ["ALL", "ANY", "FAIL_FAST", "FIRST", "STREAM", "Waiter", "register"]
 
@@ -163,7 +163,7 @@ class Waiter:
             self.queue = []
 
 
-def register(waiter: Waiter, pending: list[tuple[int, Any, int]]) -> None:
+def register(waiter: Waiter, pending: Pending) -> None:
     """Add ``waiter`` to the hub of every pending input, creating hubs as needed.
 
     Each occurrence gets its own entry (the same future twice is waited on
@@ -215,23 +215,23 @@ def _attach(attach: list[tuple[Any, _Hub]]) -> None:
                 _HUBS[ref.key] = ref
 
 
-def cancel_pending(pending: list[tuple[int, Any, int]]) -> None:
+def cancel_pending(pending: Pending) -> None:
     """Cancel every pending input that has not started (running work is left alone)."""
     seen: set[int] = set()
-    for _, fut, _kind in pending:
+    for fut in pending.futures():
         key = id(fut)
         if key not in seen:
             seen.add(key)
             fut.cancel()
 
 
-def still_pending(pending: list[tuple[int, Any, int]]) -> int:
+def still_pending(pending: Pending) -> int:
     return sum(1 for _, fut, kind in pending if outcome(fut, kind)[0] == PENDING)
 
 
 def wait_pending(
     mode: int,
-    pending: list[tuple[int, Any, int]],
+    pending: Pending,
     deadline: float | None,
     on_register: Callable[[], None] | None = None,
 ) -> tuple[bool, tuple[Any, int] | None]:

@@ -11,6 +11,10 @@ __all__ = ["Fulfilled", "Rejected", "Settled"]
 T = TypeVar("T", covariant=True)
 
 
+def _refuse(kind: str, verb: str, name: str) -> NoReturn:
+    raise AttributeError(f"{kind} records are immutable, cannot {verb} {name!r}")
+
+
 @final
 class Fulfilled(Generic[T]):
     """An input that settled with a value: JavaScript's ``{status: 'fulfilled', value}``.
@@ -35,16 +39,42 @@ class Fulfilled(Generic[T]):
         got user data
     """
 
-    __slots__ = ("index", "value")
+    __slots__ = ("_index", "_value")
     __match_args__ = ("value",)
     status: ClassVar[Literal["fulfilled"]] = "fulfilled"
 
-    value: T
-    index: Any
-
     def __init__(self, value: T, index: Any = None) -> None:
-        _set_value(self, value)
-        _set_f_index(self, index)
+        # Plain slot writes: records are made by the million, and this is
+        # the cheapest construction Python offers. The public names are
+        # read-only properties.
+        self._value = value
+        self._index = index
+
+    @property
+    def value(self) -> T:
+        """What the future returned (or the plain value given as input)."""
+        return self._value
+
+    @value.setter
+    def value(self, _: object) -> NoReturn:
+        _refuse("Fulfilled", "set", "value")
+
+    @value.deleter
+    def value(self) -> NoReturn:
+        _refuse("Fulfilled", "delete", "value")
+
+    @property
+    def index(self) -> Any:
+        """The input's position, or its key when the input was a mapping."""
+        return self._index
+
+    @index.setter
+    def index(self, _: object) -> NoReturn:
+        _refuse("Fulfilled", "set", "index")
+
+    @index.deleter
+    def index(self) -> NoReturn:
+        _refuse("Fulfilled", "delete", "index")
 
     def unwrap(self) -> T:
         """Return the value.
@@ -53,27 +83,21 @@ class Fulfilled(Generic[T]):
             >>> Fulfilled(42).unwrap()
             42
         """
-        return self.value
+        return self._value
 
     def __repr__(self) -> str:
-        return f"Fulfilled(value={self.value!r}, index={self.index!r})"
+        return f"Fulfilled(value={self._value!r}, index={self._index!r})"
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not Fulfilled:
             return NotImplemented
-        return bool(self.value == other.value and self.index == other.index)
+        return bool(self._value == other._value and self._index == other._index)
 
     def __hash__(self) -> int:
-        return hash((Fulfilled, self.value, self.index))
-
-    def __setattr__(self, name: str, value: object) -> NoReturn:
-        raise AttributeError(f"Fulfilled records are immutable, cannot set {name!r}")
-
-    def __delattr__(self, name: str) -> NoReturn:
-        raise AttributeError(f"Fulfilled records are immutable, cannot delete {name!r}")
+        return hash((Fulfilled, self._value, self._index))
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (Fulfilled, (self.value, self.index))
+        return (Fulfilled, (self._value, self._index))
 
 
 @final
@@ -101,20 +125,43 @@ class Rejected:
         failed: DB error
     """
 
-    __slots__ = ("index", "reason")
+    __slots__ = ("_index", "_reason")
     __match_args__ = ("reason",)
     status: ClassVar[Literal["rejected"]] = "rejected"
-
-    reason: BaseException
-    index: Any
 
     def __init__(self, reason: BaseException, index: Any = None) -> None:
         if not isinstance(reason, BaseException):
             raise TypeError(
                 f"Rejected() expected an exception as reason, got {type(reason).__name__}"
             )
-        _set_reason(self, reason)
-        _set_r_index(self, index)
+        self._reason = reason
+        self._index = index
+
+    @property
+    def reason(self) -> BaseException:
+        """The exception, the very object the task raised."""
+        return self._reason
+
+    @reason.setter
+    def reason(self, _: object) -> NoReturn:
+        _refuse("Rejected", "set", "reason")
+
+    @reason.deleter
+    def reason(self) -> NoReturn:
+        _refuse("Rejected", "delete", "reason")
+
+    @property
+    def index(self) -> Any:
+        """The input's position, or its key when the input was a mapping."""
+        return self._index
+
+    @index.setter
+    def index(self, _: object) -> NoReturn:
+        _refuse("Rejected", "set", "index")
+
+    @index.deleter
+    def index(self) -> NoReturn:
+        _refuse("Rejected", "delete", "index")
 
     def unwrap(self) -> NoReturn:
         """Raise ``reason``, the very exception object.
@@ -130,7 +177,7 @@ class Rejected:
             ...
             ValueError: DB error
         """
-        reason = self.reason
+        reason = self._reason
         try:
             reraise(reason, self)
         finally:
@@ -139,32 +186,19 @@ class Rejected:
             del reason, self
 
     def __repr__(self) -> str:
-        return f"Rejected(reason={self.reason!r}, index={self.index!r})"
+        return f"Rejected(reason={self._reason!r}, index={self._index!r})"
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not Rejected:
             return NotImplemented
-        return self.reason is other.reason and bool(self.index == other.index)
+        return self._reason is other._reason and bool(self._index == other._index)
 
     def __hash__(self) -> int:
-        return hash((Rejected, id(self.reason), self.index))
-
-    def __setattr__(self, name: str, value: object) -> NoReturn:
-        raise AttributeError(f"Rejected records are immutable, cannot set {name!r}")
-
-    def __delattr__(self, name: str) -> NoReturn:
-        raise AttributeError(f"Rejected records are immutable, cannot delete {name!r}")
+        return hash((Rejected, id(self._reason), self._index))
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (Rejected, (self.reason, self.index))
+        return (Rejected, (self._reason, self._index))
 
 
 Settled: TypeAlias = Fulfilled[T] | Rejected
 """One input's outcome: ``Fulfilled[T] | Rejected``, for exhaustive ``match``."""
-
-# Slot descriptors, bound once: the records' __setattr__ refuses every
-# assignment, so construction writes the slots through these.
-_set_value = Fulfilled.__dict__["value"].__set__
-_set_f_index = Fulfilled.__dict__["index"].__set__
-_set_reason = Rejected.__dict__["reason"].__set__
-_set_r_index = Rejected.__dict__["index"].__set__

@@ -11,7 +11,8 @@ every future goes through its public methods. ``FAST_PATH`` says which.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from array import array
+from collections.abc import Iterator, Sequence
 from concurrent.futures import CancelledError, Future
 from concurrent.futures import _base as _cf
 from typing import Any, Final
@@ -26,6 +27,7 @@ __all__ = [
     "OK",
     "PENDING",
     "PLAIN",
+    "Pending",
     "is_done",
     "kind_of",
     "looks_like_future",
@@ -65,6 +67,39 @@ _FAST_METHODS = (
     "set_running_or_notify_cancel",
 )
 _DUCK_METHODS = ("done", "result", "exception")
+
+
+class Pending:
+    """The inputs a call still waits on: ``(position, future, kind)`` triples.
+
+    Kept as two flat arrays over the input sequence rather than an object
+    per input, so that dropping it at the end of a call frees two buffers
+    instead of touching ``n`` futures: a failing ``wait_all`` raises as soon
+    as it wakes, however many inputs it was waiting on.
+    """
+
+    __slots__ = ("items", "kinds", "positions")
+
+    def __init__(self, items: Sequence[Any]) -> None:
+        self.items = items
+        self.positions = array("q")
+        self.kinds = bytearray()
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def __getitem__(self, j: int) -> tuple[int, Any, int]:
+        position = self.positions[j]
+        return position, self.items[position], self.kinds[j]
+
+    def __iter__(self) -> Iterator[tuple[int, Any, int]]:
+        items = self.items
+        for position, kind in zip(self.positions, self.kinds, strict=True):
+            yield position, items[position], kind
+
+    def futures(self) -> Iterator[Any]:
+        items = self.items
+        return (items[position] for position in self.positions)
 
 
 def _probe() -> bool:
@@ -201,7 +236,7 @@ def is_done(x: Any, kind: int) -> bool:
 
 def scan_values(
     items: Sequence[Any] | list[Any], fn: str
-) -> tuple[list[Any], list[tuple[int, Any, int]], tuple[Any, BaseException] | None]:
+) -> tuple[list[Any], Pending, tuple[Any, BaseException] | None]:
     """One pass for ``wait_all``: values so far, pending inputs, first failure.
 
     Returns the list of values (``None`` where pending), the pending inputs
@@ -211,7 +246,8 @@ def scan_values(
     """
     values: list[Any] = []
     append = values.append
-    pending: list[tuple[int, Any, int]] = []
+    pending = Pending(items)
+    add_position, add_kind = pending.positions.append, pending.kinds.append
     failure: tuple[Any, BaseException] | None = None
     kinds = _KINDS
     for i, x in enumerate(items):
@@ -225,7 +261,8 @@ def scan_values(
                     continue
             elif state is not _CANCELLED and state is not _CANCELLED_AND_NOTIFIED:
                 append(None)
-                pending.append((i, x, kind))
+                add_position(i)
+                add_kind(kind)
                 continue
             else:
                 exc = CancelledError()
@@ -240,7 +277,8 @@ def scan_values(
                 continue
             if code == PENDING:
                 append(None)
-                pending.append((i, x, kind))
+                add_position(i)
+                add_kind(kind)
                 continue
             exc = payload
         append(None)
@@ -251,11 +289,11 @@ def scan_values(
 
 def scan_records(
     items: Sequence[Any] | list[Any], keys: Sequence[Any] | None, fn: str
-) -> tuple[list[Any], list[tuple[int, Any, int]]]:
+) -> tuple[list[Any], Pending]:
     """One pass for ``wait_settled``: records so far (``None`` where pending), pending inputs."""
     records: list[Any] = []
     append = records.append
-    pending: list[tuple[int, Any, int]] = []
+    pending = Pending(items)
     kinds = _KINDS
     for i, x in enumerate(items):
         kind = kinds.get(type(x)) or kind_of(x, fn, i if keys is None else keys[i])
@@ -272,7 +310,8 @@ def scan_records(
                 append(Rejected(CancelledError(), i if keys is None else keys[i]))
                 continue
             append(None)
-            pending.append((i, x, kind))
+            pending.positions.append(i)
+            pending.kinds.append(kind)
             continue
         if kind == PLAIN:
             append(Fulfilled(x, i if keys is None else keys[i]))
@@ -280,7 +319,8 @@ def scan_records(
         code, payload = outcome(x, kind)
         if code == PENDING:
             append(None)
-            pending.append((i, x, kind))
+            pending.positions.append(i)
+            pending.kinds.append(kind)
         elif code == OK:
             append(Fulfilled(payload, i if keys is None else keys[i]))
         else:
@@ -290,19 +330,21 @@ def scan_records(
 
 def scan_outcomes(
     items: Sequence[Any] | list[Any], fn: str, keys: Sequence[Any] | None
-) -> tuple[list[tuple[int, Any]], list[tuple[int, Any, int]]]:
+) -> tuple[list[tuple[int, Any]], Pending]:
     """Check every input and read the settled ones: ``(outcomes, pending)``.
 
     ``outcomes[i]`` is ``outcome()`` of input ``i``; ``pending`` lists the
     inputs still pending as ``(position, future, kind)``.
     """
     outcomes: list[tuple[int, Any]] = []
-    pending: list[tuple[int, Any, int]] = []
+    pending = Pending(items)
     kinds = _KINDS
     for i, x in enumerate(items):
         kind = kinds.get(type(x)) or kind_of(x, fn, i if keys is None else keys[i])
         result = outcome(x, kind)
         if result[0] == PENDING:
-            pending.append((i, x, kind))
+            pending.positions.append(i)
+            pending.kinds.append(kind)
         outcomes.append(result)
     return outcomes, pending
+
