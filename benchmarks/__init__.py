@@ -1,0 +1,1 @@
+"""futures_settle against the stdlib, side by side in one process: ``python -m benchmarks``."""

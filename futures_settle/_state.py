@@ -347,4 +347,3 @@ def scan_outcomes(
             pending.kinds.append(kind)
         outcomes.append(result)
     return outcomes, pending
-
