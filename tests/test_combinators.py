@@ -15,6 +15,8 @@ from concurrent.futures import CancelledError, Future
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from futures_settle import (
     Fulfilled,
@@ -411,3 +413,139 @@ class TestAsSettled:
 class _HalfFuture:
     def add_done_callback(self, fn: object) -> None:  # pragma: no cover
         pass
+
+
+# --- A model of every combinator, checked on generated inputs -------------------------------
+
+_spec = st.one_of(
+    st.tuples(st.just("value"), st.integers(0, 9)),
+    st.tuples(st.just("error"), st.integers(0, 9)),
+    st.tuples(st.just("cancelled"), st.just(0)),
+    st.tuples(st.just("plain"), st.integers(0, 9)),
+    st.tuples(st.just("later value"), st.integers(0, 9)),
+    st.tuples(st.just("later error"), st.integers(0, 9)),
+)
+
+
+class _Model:
+    """Builds inputs from specs; ``later`` ones settle, in a drawn order, while the call waits."""
+
+    def __init__(self, specs: list[tuple[str, int]], order: list[int], make: Make) -> None:
+        self.specs = specs
+        self.errors = {i: ValueError(f"e{i}") for i in range(len(specs))}
+        self.inputs: list[Any] = []
+        self.later: list[int] = []
+        for i, (kind, v) in enumerate(specs):
+            if kind == "value":
+                self.inputs.append(done(v))
+            elif kind == "error":
+                self.inputs.append(failed(self.errors[i]))
+            elif kind == "cancelled":
+                self.inputs.append(cancelled())
+            elif kind == "plain":
+                self.inputs.append(v)
+            else:
+                self.inputs.append(make())
+                self.later.append(i)
+        rank = {i: order.index(k) for k, i in enumerate(self.later)} if self.later else {}
+        self.settle_order = sorted(self.later, key=lambda i: rank[i])
+
+    def settle_all(self) -> None:
+        for i in self.settle_order:
+            kind, v = self.specs[i]
+            settle(self.inputs[i], self.errors[i] if kind == "later error" else v)
+
+    def outcome(self, i: int) -> tuple[str, Any]:
+        kind, v = self.specs[i]
+        if kind in ("error", "later error"):
+            return "rejected", self.errors[i]
+        if kind == "cancelled":
+            return "rejected", CancelledError
+        return "fulfilled", v
+
+
+def _check_record(record: Any, expected: tuple[str, Any], index: int) -> None:
+    assert record.status == expected[0]
+    assert record.index == index
+    if expected[0] == "fulfilled":
+        assert record.value == expected[1]
+    elif expected[1] is CancelledError:
+        assert isinstance(record.reason, CancelledError)
+    else:
+        assert record.reason is expected[1]
+
+
+_model_settings = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+_specs = st.lists(_spec, max_size=6)
+_orders = st.permutations(range(6))
+
+
+class TestModel:
+    @_model_settings
+    @given(specs=_specs, order=_orders)
+    def test_wait_settled(self, make: Make, on_wait: Any, specs: Any, order: Any) -> None:
+        """Every input gets its own record, in input order, whatever settles when."""
+        m = _Model(specs, list(order), make)
+        on_wait(m.settle_all)
+        records = wait_settled(m.inputs, timeout=5)
+        assert len(records) == len(specs)
+        for i, r in enumerate(records):
+            _check_record(r, m.outcome(i), i)
+
+    @_model_settings
+    @given(specs=_specs, order=_orders)
+    def test_wait_all(self, make: Make, on_wait: Any, specs: Any, order: Any) -> None:
+        """Values in order, or the first failure: done ones by input order, then by time."""
+        m = _Model(specs, list(order), make)
+        on_wait(m.settle_all)
+        already = [i for i, (k, _) in enumerate(specs) if k in ("error", "cancelled")]
+        later = [i for i in m.settle_order if specs[i][0] == "later error"]
+        expected = already[0] if already else later[0] if later else None
+        if expected is None:
+            assert wait_all(m.inputs, timeout=5) == [m.outcome(i)[1] for i in range(len(specs))]
+            return
+        with pytest.raises((ValueError, CancelledError)) as info:
+            wait_all(m.inputs, timeout=5)
+        if specs[expected][0] == "cancelled":
+            assert isinstance(info.value, CancelledError)
+        else:
+            assert info.value is m.errors[expected]
+
+    @_model_settings
+    @given(specs=_specs.filter(bool), order=_orders)
+    def test_wait_any_and_first(self, make: Make, on_wait: Any, specs: Any, order: Any) -> None:
+        m = _Model(specs, list(order), make)
+        done_ok = [i for i, (k, _) in enumerate(specs) if k in ("value", "plain")]
+        later_ok = [i for i in m.settle_order if specs[i][0] == "later value"]
+        on_wait(m.settle_all)
+        if done_ok or later_ok:
+            winner = done_ok[0] if done_ok else later_ok[0]
+            assert wait_any(m.inputs, timeout=5) == specs[winner][1]
+        else:
+            with pytest.raises(BaseExceptionGroup) as info:
+                wait_any(m.inputs, timeout=5)
+            assert len(info.value.exceptions) == len(specs)
+        m = _Model(specs, list(order), make)
+        on_wait(m.settle_all)
+        settled = [i for i, (k, _) in enumerate(specs) if not k.startswith("later")]
+        first = settled[0] if settled else m.settle_order[0]
+        status, payload = m.outcome(first)
+        if status == "fulfilled":
+            assert wait_first(m.inputs, timeout=5) == payload
+        else:
+            with pytest.raises((ValueError, CancelledError)):
+                wait_first(m.inputs, timeout=5)
+
+    @_model_settings
+    @given(specs=_specs, order=_orders)
+    def test_as_settled(self, make: Make, on_wait: Any, specs: Any, order: Any) -> None:
+        """Settled on entry in input order, then the rest in the order they settled."""
+        m = _Model(specs, list(order), make)
+        on_wait(m.settle_all)
+        records = list(as_settled(m.inputs, timeout=5))
+        early = [i for i, (k, _) in enumerate(specs) if not k.startswith("later")]
+        assert [r.index for r in records] == early + m.settle_order
+        for r in records:
+            _check_record(r, m.outcome(r.index), r.index)
