@@ -487,6 +487,8 @@ def as_settled(
     """
     deadline = deadline_of(timeout)
     items, keys = materialize(fs, "as_settled")
+    if type(items) is list and items is fs:
+        items = tuple(items)  # the caller's list may change before iteration starts
     scan_outcomes(items, "as_settled", keys)  # checks every input now; waiting starts later
     return _as_settled(items, keys, deadline, timeout)
 

@@ -44,9 +44,10 @@ def check_flag(name: str, value: object) -> None:
 def materialize(fs: object, fn: str) -> tuple[list[Any] | tuple[Any, ...], list[Any] | None]:
     """Consume the input once: ``(items, keys)``, ``keys`` only for a mapping.
 
-    Lists and tuples are used as they are, other iterables are read into a
-    list (their own errors propagate). A mapping gives its values, with its
-    keys in the same order. ``None``, non-iterables, strings and bytes (a
+    Lists and tuples are used as they are, not copied (a call reads a list
+    again by position while it waits: changing it meanwhile is a race), other
+    iterables are read into a list (their own errors propagate). A mapping
+    gives its values, with its keys in the same order. ``None``, non-iterables, strings and bytes (a
     string of futures is always a mistake) and a bare future are refused.
     """
     t = type(fs)

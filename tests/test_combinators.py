@@ -549,3 +549,11 @@ class TestModel:
         assert [r.index for r in records] == early + m.settle_order
         for r in records:
             _check_record(r, m.outcome(r.index), r.index)
+
+
+def test_as_settled_snapshots_a_list_at_the_call() -> None:
+    """The iterator answers for the inputs given, though the caller's list changes before next()."""
+    fs: list[Any] = [done(1), done(2)]
+    it = as_settled(fs)
+    fs.clear()
+    assert [r.value for r in it] == [1, 2]  # type: ignore[union-attr]
