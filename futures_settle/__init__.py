@@ -14,6 +14,8 @@ from ._combinators import wait_any as wait_any
 from ._combinators import wait_first as wait_first
 from ._combinators import wait_settled as wait_settled
 from ._errors import SettleTimeoutError as SettleTimeoutError
+from ._mapping import map_all as map_all
+from ._mapping import map_settled as map_settled
 from ._records import Fulfilled as Fulfilled
 from ._records import Rejected as Rejected
 from ._records import Settled as Settled
@@ -26,6 +28,8 @@ __all__ = (
     "SettleTimeoutError",
     "Settled",
     "as_settled",
+    "map_all",
+    "map_settled",
     "wait_all",
     "wait_any",
     "wait_first",

@@ -7,12 +7,14 @@ the only public hook, can never be removed, so one per call would pile up
 on futures that are polled again and again.
 
 So each pending future gets at most one callback in its life, a ``_Hub``,
-found again through a registry keyed by ``id()`` that holds hubs weakly (a
-hub lives exactly as long as its future holds it). A call adds a
-``_Waiter`` entry to the hubs of the futures it waits on and, when it
+found again in the future's own callback list (stdlib futures) or through
+a registry keyed by ``id()`` that holds hubs weakly (other engines' futures:
+a hub lives exactly as long as its future holds it). A call adds a
+``Waiter`` entry to the hubs of the futures it waits on and, when it
 returns, only flips ``waiter.active``: no per-future clean-up. Entries of
-finished calls are dropped the next time anyone registers on that hub, or
-with the hub when its future settles, so polling does not pile them up.
+finished calls are replaced or dropped the next time anyone registers on
+that hub, or with the hub's entries when its future settles, so polling
+does not pile them up.
 
 One re-entrant lock, ``_LOCK``, guards the registry, the hubs' entries and
 the waiters' state. Done-callbacks never run under it (a stdlib future
@@ -30,7 +32,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Final
 
-from ._state import FAIL, OK, PENDING, Pending, outcome
+from ._state import FAIL, FAST, OK, PENDING, Pending, done_callbacks, fast_failed, outcome
 
 __all__ = ["ALL", "ANY", "FAIL_FAST", "FIRST", "STREAM", "Waiter", "register"]
 
@@ -63,31 +65,77 @@ def _forget(ref: _HubRef) -> None:
 
 
 class _Hub:
-    """The one done-callback of a future: fans its settling out to waiters."""
+    """The one done-callback of a future: fans its settling out to waiters.
 
-    __slots__ = ("__weakref__", "entries", "kind")
+    The first waiter is kept inline (most futures have one at a time); a
+    finished call's waiter in that place is simply replaced by the next
+    one, which is what keeps polling from piling entries up.
+    """
 
-    def __init__(self, kind: int) -> None:
-        self.entries: list[tuple[Waiter, int]] | None = []
+    __slots__ = ("__weakref__", "fired", "first", "kind", "more", "position")
+
+    def __init__(self, kind: int, waiter: Waiter, position: int) -> None:
         self.kind = kind
+        self.fired = False
+        self.first: Waiter | None = waiter
+        self.position = position
+        self.more: list[tuple[Waiter, int]] | None = None
+
+    def add(self, waiter: Waiter, position: int) -> None:
+        """Add an entry; ``_LOCK`` is held and the hub has not fired."""
+        first = self.first
+        if first is None or not first.active:
+            self.first = waiter
+            self.position = position
+            return
+        more = self.more
+        if more is None:
+            self.more = [(waiter, position)]
+            return
+        if not more[0][0].active:
+            more[:] = [entry for entry in more if entry[0].active]
+        more.append((waiter, position))
 
     def __call__(self, fut: Any) -> None:
         # Runs on whatever thread settles the future: never raise there.
-        try:
-            code, _ = outcome(fut, self.kind)
-            failed = code != OK  # FAIL, or an engine that contradicts done()
-        except BaseException:  # pragma: no cover - engine errors are read again later
-            failed = True
+        failed: bool | None = None
+        if self.kind != FAST:
+            # Other engines' methods run outside our lock, once per future.
+            try:
+                failed = outcome(fut, self.kind)[0] != OK
+            except BaseException:  # pragma: no cover - engine errors are read again later
+                failed = True
         with _LOCK:
-            entries, self.entries = self.entries, None
-            key = id(fut)
-            ref = _HUBS.get(key)
-            if ref is not None and ref() is self:
-                del _HUBS[key]
-            if entries:
-                for waiter, index in entries:
+            self.fired = True
+            first, self.first = self.first, None
+            more, self.more = self.more, None
+            if first is not None and first.active:
+                first.notify(fut, self.position, failed)
+            if more:
+                for waiter, position in more:
                     if waiter.active:
-                        waiter.notify(fut, index, failed)
+                        waiter.notify(fut, position, failed)
+            if self.kind != FAST:
+                key = id(fut)
+                ref = _HUBS.get(key)
+                if ref is not None and ref() is self:
+                    del _HUBS[key]
+
+
+def _find_hub(fut: Any, kind: int) -> _Hub | None:
+    """The live hub of a future, if any; ``_LOCK`` is held.
+
+    A stdlib future holds its callbacks itself, so its hub is found there;
+    other futures' hubs are found through the registry.
+    """
+    if kind == FAST:
+        for callback in done_callbacks(fut):
+            if type(callback) is _Hub and not callback.fired:
+                return callback
+        return None
+    ref = _HUBS.get(id(fut))
+    hub = ref() if ref is not None else None
+    return hub if hub is not None and not hub.fired else None
 
 
 class Waiter:
@@ -105,18 +153,28 @@ class Waiter:
         self._signal = threading.Lock()
         self._signal.acquire()
 
-    def notify(self, fut: Any, index: int, failed: bool) -> None:
+    def notify(self, fut: Any, index: int, failed: bool | None) -> None:
+        """Called by a hub, ``_LOCK`` held; ``failed`` is ``None`` for a stdlib future."""
         mode = self.mode
         if mode == STREAM:
             self.queue.append((fut, index))
         elif self.signalled:
             return
-        elif mode == FIRST or (failed if mode == FAIL_FAST else mode == ANY and not failed):
-            self.trigger = (fut, index)
-        else:
+        elif mode == ALL:
             self.remaining -= 1
             if self.remaining:
                 return
+        elif mode == FIRST:
+            self.trigger = (fut, index)
+        else:
+            if failed is None:
+                failed = fast_failed(fut)
+            if failed == (mode == FAIL_FAST):
+                self.trigger = (fut, index)
+            else:
+                self.remaining -= 1
+                if self.remaining:
+                    return
         if not self.signalled:
             self.signalled = True
             self._signal.release()
@@ -185,19 +243,12 @@ def register(waiter: Waiter, pending: Pending) -> None:
             for j in range(start, stop):
                 position, fut, kind = pending[j]
                 key = id(fut)
-                hub = fresh.get(key)
+                hub = fresh.get(key) or _find_hub(fut, kind)
                 if hub is None:
-                    ref = _HUBS.get(key)
-                    hub = ref() if ref is not None else None
-                    if hub is None:
-                        hub = fresh[key] = _Hub(kind)
-                        attach.append((fut, hub))
-                entries = hub.entries
-                if entries is None:  # pragma: no cover - a hub leaves the registry as it fires
-                    continue
-                if entries and not entries[0][0].active:
-                    entries[:] = [e for e in entries if e[0].active]
-                entries.append((waiter, position))
+                    hub = fresh[key] = _Hub(kind, waiter, position)
+                    attach.append((fut, hub))
+                else:
+                    hub.add(waiter, position)
         start = stop
         if len(attach) >= _CHUNK:
             _attach(attach)
@@ -208,11 +259,12 @@ def register(waiter: Waiter, pending: Pending) -> None:
 def _attach(attach: list[tuple[Any, _Hub]]) -> None:
     for fut, hub in attach:
         fut.add_done_callback(hub)  # may call hub(fut) right here
-        with _LOCK:
-            if hub.entries is not None:
-                ref = _HubRef(hub, _forget)
-                ref.key = id(fut)
-                _HUBS[ref.key] = ref
+        if hub.kind != FAST:
+            with _LOCK:
+                if not hub.fired:
+                    ref = _HubRef(hub, _forget)
+                    ref.key = id(fut)
+                    _HUBS[ref.key] = ref
 
 
 def cancel_pending(pending: Pending) -> None:
@@ -253,3 +305,31 @@ def wait_pending(
 
 
 __all__ += ["FAIL", "cancel_pending", "still_pending", "wait_pending"]
+
+
+class _Watch:
+    """A done-callback for a future only one waiter will ever wait on.
+
+    ``map_all``/``map_settled`` submit their own futures: no one else can
+    wait on them, so they skip the shared registry and its bookkeeping.
+    """
+
+    __slots__ = ("position", "waiter")
+
+    def __init__(self, waiter: Waiter, position: int) -> None:
+        self.waiter: Waiter | None = waiter
+        self.position = position
+
+    def __call__(self, fut: Any) -> None:
+        with _LOCK:
+            waiter, self.waiter = self.waiter, None
+            if waiter is not None and waiter.active:
+                waiter.notify(fut, self.position, False)
+
+
+def watch(waiter: Waiter, fut: Any, position: int) -> None:
+    """Notify the STREAM ``waiter`` with ``(fut, position)`` when ``fut`` settles."""
+    fut.add_done_callback(_Watch(waiter, position))
+
+
+__all__ += ["watch"]

@@ -28,6 +28,8 @@ __all__ = [
     "PENDING",
     "PLAIN",
     "Pending",
+    "done_callbacks",
+    "fast_failed",
     "is_done",
     "kind_of",
     "looks_like_future",
@@ -117,8 +119,12 @@ def _probe() -> bool:
         ok.set_result(value)
         failed.set_exception(error)
         cancelled.cancel()
+        waiting: Future[object] = Future()
+        marker = object()
+        waiting.add_done_callback(marker)  # type: ignore[arg-type]
         return bool(
-            ok._state is _FINISHED
+            waiting._done_callbacks == [marker]  # type: ignore[attr-defined]
+            and ok._state is _FINISHED
             and ok._result is value
             and ok._exception is None
             and failed._state is _FINISHED
@@ -218,6 +224,17 @@ def outcome(x: Any, kind: int) -> tuple[int, Any]:
     if x.done():
         return _read_duck(x)
     return PENDING, None
+
+
+def fast_failed(x: Any) -> bool:
+    """Whether a settled stdlib future failed (an exception, or cancelled)."""
+    return x._state is not _FINISHED or x._exception is not None
+
+
+def done_callbacks(x: Any) -> list[Any]:
+    """A stdlib future's callback list, where the waiting core finds its hub."""
+    callbacks: list[Any] = x._done_callbacks
+    return callbacks
 
 
 def read(x: Any) -> tuple[int, Any]:

@@ -157,10 +157,15 @@ def test_polling_through_registration_does_not_leak(path: str) -> None:
     growth = _traced_growth(poll)
     assert growth < 2 * 2**20, growth
     for f in fs[:10]:
-        hub = _core._HUBS[id(f)]()
-        assert hub is not None
-        assert hub.entries is not None
-        assert len(hub.entries) <= 1
+        hubs = [h for h in _hubs_of(f)]
+        assert len(hubs) == 1
+        assert hubs[0].more is None  # the finished calls' entries were replaced, not piled up
+
+
+def _hubs_of(f: Any) -> list[Any]:
+    """The hubs attached to a future, stdlib or duck."""
+    callbacks = (f._callbacks or []) if isinstance(f, DuckFuture) else f._done_callbacks
+    return [c for c in callbacks if type(c) is _core._Hub]
 
 
 @pytest.mark.parametrize("name", ["wait_all", "wait_settled", "as_settled", "wait_any"])
@@ -191,13 +196,50 @@ def test_nothing_kept_alive_after_return(name: str, path: str) -> None:
     assert key not in _core._HUBS
 
 
-def test_hub_leaves_registry_when_future_settles() -> None:
-    f: Future[int] = Future()
+def test_duck_hub_leaves_registry_when_future_settles() -> None:
+    """Other engines' hubs are found through the registry, and leave it as they fire."""
+    f = DuckFuture()
     wait_settled([f], timeout=1e-9)
     assert id(f) in _core._HUBS
+    wait_settled([f], timeout=1e-9)
+    assert len(_hubs_of(f)) == 1
+    fired = threading.Event()
+    f.add_done_callback(lambda _: fired.set())  # runs after the hub: one callback thread, FIFO
     f.set_result(1)
+    assert fired.wait(5)
+    assert wait_all([f], timeout=5) == [1]
     assert id(f) not in _core._HUBS
+
+
+def test_stdlib_hub_is_found_on_the_future() -> None:
+    """Stdlib futures need no registry: the hub sits in their callback list."""
+    f: Future[int] = Future()
+    wait_settled([f], timeout=1e-9)
+    assert id(f) not in _core._HUBS
+    assert len(_hubs_of(f)) == 1
+    f.set_result(1)
     assert wait_all([f]) == [1]
+
+
+def test_many_waiters_on_one_hub() -> None:
+    """Entries beyond the first go to a list; finished ones are pruned on the next add."""
+    f: Future[int] = Future()
+    waiters = [_core.Waiter(_core.ALL, 1) for _ in range(3)]
+    pending = _state.Pending([f])
+    pending.positions.append(0)
+    pending.kinds.append(_state.FAST)
+    for w in waiters:
+        _core.register(w, pending)
+    (hub,) = _hubs_of(f)
+    assert hub.first is waiters[0]
+    assert [w for w, _ in hub.more] == waiters[1:]
+    waiters[1].close()
+    late = _core.Waiter(_core.ALL, 1)
+    _core.register(late, pending)
+    assert [w for w, _ in hub.more] == [waiters[2], late]
+    f.set_result(1)
+    assert [w.signalled for w in waiters] == [True, False, True]
+    assert late.signalled
 
 
 def test_one_callback_per_future_however_often_waited() -> None:
@@ -245,11 +287,8 @@ def test_ctrl_c_interrupts_wait(name: str) -> None:
 def test_waiter_ignores_notifications_after_close() -> None:
     w = _core.Waiter(_core.ALL, 1)
     w.close()
-    f = done(1)
-    hub = _core._Hub(_state.FAST)
-    assert hub.entries is not None
-    hub.entries.append((w, 0))
-    hub(f)
+    hub = _core._Hub(_state.FAST, w, 0)
+    hub(done(1))
     assert not w.signalled
 
 
@@ -261,7 +300,7 @@ def test_fail_fast_ignores_later_entries(path: str) -> None:
     rest: list[Future[int]] = [Future() for _ in range(1000)]
     with pytest.raises(ValueError):
         wait_all([bad, *rest])
-    assert not any(id(f) in _core._HUBS for f in rest)
+    assert not any(_hubs_of(f) for f in rest)
 
 
 def _record_values(records: list[Any]) -> Iterator[Any]:
