@@ -107,15 +107,28 @@ class _Hub:
                 failed = True
         with _LOCK:
             self.fired = True
-            first, self.first = self.first, None
-            more, self.more = self.more, None
-            if first is not None and first.active:
-                first.notify(fut, self.position, failed)
-            if more:
+            first = self.first
+            if first is not None:
+                self.first = None
+                if first.active:
+                    mode = first.mode
+                    # The common cases, inlined: one count down, no failure.
+                    if mode == ALL or (
+                        mode == FAIL_FAST and not (fast_failed(fut) if failed is None else failed)
+                    ):
+                        first.remaining -= 1
+                        if not first.remaining and not first.signalled:
+                            first.signalled = True
+                            first._signal.release()
+                    else:
+                        first.notify(fut, self.position, failed)
+            more = self.more
+            if more is not None:
+                self.more = None
                 for waiter, position in more:
                     if waiter.active:
                         waiter.notify(fut, position, failed)
-            if self.kind != FAST:
+            if failed is not None:  # not a stdlib future: it has a registry entry
                 key = id(fut)
                 ref = _HUBS.get(key)
                 if ref is not None and ref() is self:
