@@ -26,3 +26,9 @@ def die() -> None:
 
 def square(x: int) -> int:
     return x * x
+
+
+def fail_on(x: int, bad: int) -> int:
+    if x == bad:
+        raise ValueError(f"bad item {x}")
+    return x * x

@@ -1,0 +1,347 @@
+"""map_all and map_settled: bounded, lazy, settled mapping over an executor."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import threading
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from futures_settle import Fulfilled, Rejected, SettleTimeoutError, map_all, map_settled
+
+import tasks
+
+pytestmark = pytest.mark.timeout(60)
+
+
+class CountingExecutor:
+    """Wraps a pool and records how many items were submitted and are not yet consumed."""
+
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+        self.submitted: list[Future[Any]] = []
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future[Any]:
+        f = self.pool.submit(fn, *args)
+        self.submitted.append(f)
+        return f
+
+
+def counted(n: int | None, pulled: list[int]) -> Iterator[int]:
+    for i in itertools.count() if n is None else range(n):
+        pulled.append(i)
+        yield i
+
+
+class TestLazyAndBounded:
+    def test_infinite_input(self, thread_pool: Any) -> None:
+        """An infinite generator works; the input is pulled only as slots free up."""
+        pulled: list[int] = []
+        it = map_all(tasks.square, counted(None, pulled), executor=thread_pool, buffersize=4)
+        assert [next(it) for _ in range(20)] == [i * i for i in range(20)]
+        it.close()  # type: ignore[attr-defined]
+        assert len(pulled) <= 20 + 4
+
+    def test_at_most_buffersize_in_flight(self, thread_pool: Any) -> None:
+        ex = CountingExecutor(thread_pool)
+        seen_in_flight = []
+        consumed = 0
+        for _ in map_settled(tasks.identity, range(200), executor=ex, buffersize=5):
+            consumed += 1
+            seen_in_flight.append(len(ex.submitted) - consumed)
+        assert consumed == 200
+        assert max(seen_in_flight) <= 5
+
+    def test_memory_stays_bounded(self, thread_pool: Any) -> None:
+        """A long generator costs O(buffersize), not O(n)."""
+        tracemalloc.start()
+        try:
+            for _ in map_settled(tasks.identity, range(20_000), executor=thread_pool, buffersize=8):
+                pass
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert peak < 2 * 2**20, peak
+
+    def test_input_error_propagates(self, thread_pool: Any) -> None:
+        def broken() -> Iterator[int]:
+            yield 1
+            raise RuntimeError("input broke")
+
+        with pytest.raises(RuntimeError, match="^input broke$"):
+            list(map_settled(tasks.identity, broken(), executor=thread_pool))
+
+    def test_several_iterables_zip(self, thread_pool: Any) -> None:
+        assert list(map_all(pow, [2, 3], [3, 2], executor=thread_pool)) == [8, 9]
+        assert list(map_all(pow, [2, 3, 4], [3], executor=thread_pool)) == [8]
+
+
+class TestOrder:
+    def test_ordered_despite_reverse_completion(self) -> None:
+        events = [threading.Event() for _ in range(6)]
+
+        def release() -> None:
+            for e in reversed(events):
+                e.set()
+
+        with ThreadPoolExecutor(6) as pool:
+            it = map_settled(tasks.block, events, range(6), executor=pool, buffersize=6)
+            threading.Thread(target=release).start()
+            assert [r.value for r in it] == list(range(6))  # type: ignore[union-attr]
+
+    def test_unordered_keeps_going_past_a_slow_item(self) -> None:
+        """ordered=False yields completed items while item 0 is still running."""
+        gate = threading.Event()
+        with ThreadPoolExecutor(2) as pool:
+            it = map_settled(
+                tasks.block,
+                [gate] + [_set_event() for _ in range(8)],
+                range(9),
+                executor=pool,
+                buffersize=3,
+                ordered=False,
+            )
+            first = [next(it).index for _ in range(8)]
+            assert 0 not in first
+            gate.set()
+            assert next(it).index == 0
+
+
+def _set_event() -> threading.Event:
+    e = threading.Event()
+    e.set()
+    return e
+
+
+class TestFailures:
+    def test_settled_never_raises_and_carries_index(self, executor: Any) -> None:
+        records = list(map_settled(tasks.fail_on, range(6), [3] * 6, executor=executor))
+        assert [r.index for r in records] == list(range(6))
+        assert [r.status for r in records] == ["fulfilled"] * 3 + ["rejected"] + ["fulfilled"] * 2
+        assert str(records[3].reason) == "bad item 3"  # type: ignore[union-attr]
+
+    def test_map_all_fails_fast_in_time(self) -> None:
+        """The failure raises at once, before iteration reaches it, and queued work is cancelled."""
+        gate = threading.Event()
+        with ThreadPoolExecutor(2) as pool:
+            ex = CountingExecutor(pool)
+            it = map_all(_block_or_fail, [gate, "fail", gate, gate], executor=ex, buffersize=4)
+            with pytest.raises(ValueError, match="^failed$"):
+                next(it)
+            assert ex.submitted[3].cancelled()
+            gate.set()
+
+    def test_map_all_cancel_pending_false(self) -> None:
+        gate = threading.Event()
+        with ThreadPoolExecutor(2) as pool:
+            ex = CountingExecutor(pool)
+            it = map_all(
+                _block_or_fail,
+                [gate, "fail", gate, gate],
+                executor=ex,
+                buffersize=4,
+                cancel_pending=False,
+            )
+            with pytest.raises(ValueError):
+                next(it)
+            assert not any(f.cancelled() for f in ex.submitted)
+            gate.set()
+
+    @pytest.mark.parametrize("engine", ["process_pool", "loky_pool"])
+    def test_chunks_settle_item_by_item(self, engine: str, request: pytest.FixtureRequest) -> None:
+        """chunksize > 1: one failing item is one Rejected record, its neighbours Fulfilled."""
+        pool = request.getfixturevalue(engine)
+        records = list(map_settled(tasks.fail_on, range(20), [7] * 20, executor=pool, chunksize=4))
+        assert [r.index for r in records] == list(range(20))
+        assert [r.status == "rejected" for r in records] == [i == 7 for i in range(20)]
+        assert records[8] == Fulfilled(64, 8)
+        with pytest.raises(ValueError, match="^bad item 7$"):
+            list(map_all(tasks.fail_on, range(20), [7] * 20, executor=pool, chunksize=4))
+
+    def test_chunked_unordered(self, process_pool: Any) -> None:
+        records = list(
+            map_settled(tasks.square, range(50), executor=process_pool, chunksize=8, ordered=False)
+        )
+        assert sorted((r.index, r.value) for r in records) == [(i, i * i) for i in range(50)]  # type: ignore[union-attr]
+
+
+def _block_or_fail(x: Any) -> Any:
+    if x == "fail":
+        raise ValueError("failed")
+    x.wait(30)
+    return "done"
+
+
+class TestTimeoutAndClosing:
+    def test_settled_timeout_records(self) -> None:
+        gate = threading.Event()
+        with ThreadPoolExecutor(2) as pool:
+            records = list(
+                map_settled(tasks.block, [_set_event(), gate], executor=pool, timeout=0.05)
+            )
+            gate.set()
+        assert isinstance(records[0], Fulfilled)
+        assert isinstance(records[1], Rejected)
+        assert isinstance(records[1].reason, SettleTimeoutError)
+        assert str(records[1].reason) == "item 1 did not settle within 0.05 s (1 items in flight)"
+
+    def test_map_all_timeout_raises(self) -> None:
+        gate = threading.Event()
+        with ThreadPoolExecutor(1) as pool:
+            with pytest.raises(
+                SettleTimeoutError,
+                match="^map_all\\(\\) timed out after 0.05 s with 2 items in flight$",
+            ):
+                list(map_all(tasks.block, [gate, gate], executor=pool, timeout=0.05))
+            gate.set()
+
+    def test_close_cancels_queued_and_pulls_no_more(self) -> None:
+        gate = threading.Event()
+        pulled: list[int] = []
+        with ThreadPoolExecutor(1) as pool:
+            ex = CountingExecutor(pool)
+            it = map_settled(
+                lambda i: gate.wait(30) if i else 0,
+                counted(None, pulled),
+                executor=ex,
+                buffersize=4,
+            )
+            assert next(it).index == 0
+            it.close()  # type: ignore[attr-defined]
+            n_pulled = len(pulled)
+            queued = [f for f in ex.submitted if not f.running() and not f.done()]
+            gate.set()
+        assert n_pulled <= 5
+        assert all(f.cancelled() for f in queued)
+        assert sum(f.cancelled() for f in ex.submitted) >= 2
+
+    @pytest.mark.timeout(30)
+    def test_ctrl_c_raises_promptly_and_cancels(self) -> None:
+        gate = threading.Event()
+        with ThreadPoolExecutor(1) as pool:
+            ex = CountingExecutor(pool)
+            it = map_settled(tasks.block, [gate] * 5, executor=ex, buffersize=5)
+            timer = threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT))
+            timer.start()
+            started = time.monotonic()
+            with pytest.raises(KeyboardInterrupt):
+                list(it)
+            assert time.monotonic() - started < 5
+            assert sum(f.cancelled() for f in ex.submitted) == 4
+            gate.set()
+
+
+class TestProgress:
+    def test_one_line_progress(self, thread_pool: Any) -> None:
+        seen: list[Any] = []
+        records = list(
+            map_settled(tasks.identity, range(10), executor=thread_pool, progress=seen.append)
+        )
+        assert sorted(r.index for r in seen) == list(range(10))
+        assert len(records) == 10
+
+    def test_hook_errors_never_break_the_map(self, thread_pool: Any) -> None:
+        def hook(record: Any) -> None:
+            raise RuntimeError("bar broke")
+
+        with pytest.warns(RuntimeWarning, match="progress hook raised RuntimeError"):
+            records = list(
+                map_settled(tasks.identity, range(10), executor=thread_pool, progress=hook)
+            )
+        assert [r.value for r in records] == list(range(10))  # type: ignore[union-attr]
+
+    def test_tqdm_over_map_settled(self, thread_pool: Any) -> None:
+        tqdm = pytest.importorskip("tqdm", reason="tqdm is an optional extra").tqdm
+        bar = tqdm(
+            map_settled(tasks.identity, range(10), executor=thread_pool), total=10, disable=True
+        )
+        assert len(list(bar)) == 10
+
+
+class TestBadInput:
+    @pytest.mark.parametrize(
+        ("kwargs", "error", "message"),
+        [
+            ({"buffersize": 0}, ValueError, "map_settled() buffersize must be >= 1, got 0"),
+            ({"chunksize": 0}, ValueError, "map_settled() chunksize must be >= 1, got 0"),
+            (
+                {"chunksize": 1.5},
+                TypeError,
+                "map_settled() chunksize must be an int >= 1 or None, got 1.5 that is a float",
+            ),
+            (
+                {"timeout": float("nan")},
+                ValueError,
+                "timeout must be a number of seconds or None, got nan",
+            ),
+            ({"ordered": "yes"}, TypeError, "ordered must be a bool, got 'yes' that is a str"),
+            (
+                {"progress": 3},
+                TypeError,
+                "map_settled() expected a callable or None as progress, got int",
+            ),
+        ],
+    )
+    def test_refused_before_any_submit(
+        self, thread_pool: Any, kwargs: dict[str, Any], error: type[Exception], message: str
+    ) -> None:
+        ex = CountingExecutor(thread_pool)
+        with pytest.raises(error) as info:
+            map_settled(tasks.identity, range(3), executor=ex, **kwargs)
+        assert str(info.value) == message
+        assert ex.submitted == []
+
+    def test_not_callable(self, thread_pool: Any) -> None:
+        with pytest.raises(TypeError, match="^map_all\\(\\) expected a callable as fn, got int$"):
+            map_all(3, range(3), executor=thread_pool)  # type: ignore[arg-type]
+
+    def test_no_executor(self) -> None:
+        with pytest.raises(
+            TypeError, match="^map_all\\(\\) expected an executor with submit\\(\\), got list$"
+        ):
+            map_all(tasks.identity, range(3), executor=[])  # type: ignore[arg-type]
+
+    def test_no_iterable(self, thread_pool: Any) -> None:
+        with pytest.raises(
+            TypeError, match="^map_all\\(\\) needs at least one iterable of arguments$"
+        ):
+            map_all(tasks.identity, executor=thread_pool)
+        with pytest.raises(
+            TypeError, match="^map_all\\(\\) expected iterables of arguments, got int$"
+        ):
+            map_all(tasks.identity, 3, executor=thread_pool)  # type: ignore[arg-type]
+
+
+def test_duck_executor(thread_pool: Any) -> None:
+    from duck import DuckExecutor
+
+    records = list(
+        map_settled(tasks.fail_on, range(5), [2] * 5, executor=DuckExecutor(thread_pool))
+    )  # type: ignore[arg-type]
+    assert [r.status for r in records] == [
+        "fulfilled",
+        "fulfilled",
+        "rejected",
+        "fulfilled",
+        "fulfilled",
+    ]
+
+
+def test_cancelled_by_someone_else(thread_pool: Any) -> None:
+    """A submitted future cancelled elsewhere is a Rejected(CancelledError) record."""
+
+    class Cancelling(CountingExecutor):
+        def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future[Any]:
+            f: Future[Any] = Future()
+            f.cancel()
+            return f
+
+    records = list(map_settled(tasks.identity, range(2), executor=Cancelling(thread_pool)))  # type: ignore[arg-type]
+    assert all(isinstance(r.reason, CancelledError) for r in records)  # type: ignore[union-attr]
