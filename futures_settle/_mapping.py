@@ -48,7 +48,9 @@ def _default_buffersize(executor: Executor, chunksize: int) -> int:
     workers = getattr(executor, "_max_workers", None)
     if not isinstance(workers, int) or workers < 1:
         workers = os.cpu_count() or 1
-    return 2 * workers * chunksize
+    # Deep enough that a wake-up finds several items done (waking once per
+    # item costs more than the items themselves on a thread pool).
+    return max(4 * workers, 64) * chunksize
 
 
 def _check(
@@ -246,8 +248,8 @@ def map_all(
         *iterables: Argument iterables, zipped like ``map()``. Read lazily.
         executor: A ``concurrent.futures.Executor`` (threads, processes,
             loky, or any object with ``submit()`` returning futures).
-        buffersize: Most items submitted and not yet yielded; default twice
-            the executor's workers times ``chunksize``.
+        buffersize: Most items submitted and not yet yielded; default
+            ``max(4 * workers, 64) * chunksize``.
         timeout: Seconds for the whole map, or ``None``.
         ordered: Yield in input order (``True``) or as items complete.
         chunksize: Items sent to a worker at once (for process pools);
@@ -320,8 +322,8 @@ def map_settled(
         *iterables: Argument iterables, zipped like ``map()``. Read lazily.
         executor: A ``concurrent.futures.Executor`` or anything with
             ``submit()`` returning futures.
-        buffersize: Most items submitted and not yet yielded; default twice
-            the executor's workers times ``chunksize``.
+        buffersize: Most items submitted and not yet yielded; default
+            ``max(4 * workers, 64) * chunksize``.
         timeout: Seconds for the whole map, or ``None``.
         ordered: Yield in input order (``True``) or as items complete.
         chunksize: Items sent to a worker at once (for process pools).

@@ -1,0 +1,146 @@
+"""Benchmarks of map_all / map_settled against ``Executor.map`` (same run, interleaved)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, wait
+from typing import Any
+
+from futures_settle import map_settled
+
+from .cases import Row
+
+
+def noop(x: int) -> int:
+    return x
+
+
+def _best(fn: Callable[[], object], reps: int) -> float:
+    best = float("inf")
+    for _ in range(reps):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def throughput_threads(executor: Executor, n: int, reps: int) -> list[Row]:
+    def ours() -> None:
+        for _ in map_settled(noop, range(n), executor=executor):
+            pass
+
+    def std() -> None:
+        for _ in executor.map(noop, range(n)):
+            pass
+
+    t_std, t_ours = [], []
+    for _ in range(reps):
+        t_std.append(_best(std, 1))
+        t_ours.append(_best(ours, 1))
+    # Throughput ratio ours/stdlib = stdlib time / our time: report times, ratio is time.
+    return [Row("map: threads", n, "map_settled", min(t_ours), "Executor.map", min(t_std), "s")]
+
+
+def throughput_processes(
+    executor: Executor, name: str, n: int, one_by_one_n: int, reps: int, stdlib: Executor
+) -> list[Row]:
+    def ours() -> None:
+        for _ in map_settled(noop, range(n), executor=executor, chunksize=256):
+            pass
+
+    def std() -> None:
+        for _ in stdlib.map(noop, range(n), chunksize=256):  # type: ignore[call-arg]
+            pass
+
+    def one_by_one() -> None:
+        fs = [executor.submit(noop, i) for i in range(one_by_one_n)]
+        wait(fs)
+
+    ours()  # warm up the workers
+    t_std, t_ours = [], []
+    for _ in range(reps):
+        t_std.append(_best(std, 1))
+        t_ours.append(_best(ours, 1))
+    per_item_single = _best(one_by_one, 1) / one_by_one_n
+    return [
+        Row(
+            f"map: {name}",
+            n,
+            "map_settled(chunksize=256)",
+            min(t_ours),
+            "pool.map(chunksize=256)",
+            min(t_std),
+            "s",
+        ),
+        Row(
+            f"map: {name}",
+            n,
+            "map_settled(chunksize=256)",
+            min(t_ours),
+            "submit one by one",
+            per_item_single * n,
+            "s",
+        ),
+    ]
+
+
+_RSS_SCRIPT = """
+import resource, sys
+from concurrent.futures import ThreadPoolExecutor
+from futures_settle import map_settled
+n, which = int(sys.argv[1]), sys.argv[2]
+def noop(x):
+    return x
+pool = ThreadPoolExecutor(4)
+pool.submit(noop, 0).result()
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+gen = (i for i in range(n))
+if which == "ours":
+    for _ in map_settled(noop, gen, executor=pool, buffersize=64):
+        pass
+else:
+    for _ in pool.map(noop, gen):
+        pass
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) * 1024)
+"""
+
+
+def peak_rss(n: int) -> list[Row]:
+    """Peak RSS growth over an n-item generator, each in a fresh interpreter."""
+
+    def run(which: str) -> float:
+        out = subprocess.run(
+            [sys.executable, "-c", _RSS_SCRIPT, str(n), which],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=900,
+        )
+        return float(out.stdout.strip())
+
+    return [
+        Row(
+            "map: peak RSS growth",
+            n,
+            "map_settled(buffersize=64)",
+            run("ours"),
+            "Executor.map",
+            run("stdlib"),
+            "B",
+        )
+    ]
+
+
+def run_all(
+    quick: bool, reps: int, thread_pool: Executor, process_pool: Executor, loky_pool: Any
+) -> list[Row]:
+    rows = throughput_threads(thread_pool, 10**3 if quick else 10**5, reps)
+    n, single = (10**3, 10**2) if quick else (10**5, 10**4)
+    rows += throughput_processes(process_pool, "processes", n, single, reps, process_pool)
+    if loky_pool is not None:
+        rows += throughput_processes(loky_pool, "loky", n, single, reps, process_pool)
+    rows += peak_rss(10**4 if quick else 10**6)
+    return rows
