@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import assert_type
 
 from futures_settle import (
@@ -11,6 +11,8 @@ from futures_settle import (
     Rejected,
     Settled,
     as_settled,
+    map_all,
+    map_settled,
     wait_all,
     wait_any,
     wait_first,
@@ -27,6 +29,10 @@ def check(fi: Future[int], fs: Future[str]) -> None:
     assert_type(wait_any([fi]), int)
     assert_type(wait_first([fi], timeout=1.0, cancel_pending=True), int)
     assert_type(as_settled([fi]), Iterator[Fulfilled[int] | Rejected])
+
+    pool = ThreadPoolExecutor()
+    assert_type(map_all(len, ["a"], executor=pool), Iterator[int])
+    assert_type(map_settled(str, [1], executor=pool), Iterator[Fulfilled[str] | Rejected])
 
     record: Settled[int] = wait_settled([fi])[0]
     match record:
