@@ -88,15 +88,28 @@ def throughput_processes(
 
 
 _RSS_SCRIPT = """
-import resource, sys
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from futures_settle import map_settled
+
+def status(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field):
+                return int(line.split()[1]) * 1024
+    raise LookupError(field)
+
 n, which = int(sys.argv[1]), sys.argv[2]
 def noop(x):
     return x
 pool = ThreadPoolExecutor(4)
 pool.submit(noop, 0).result()
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # reset the peak (VmHWM) to the current RSS
+except OSError:
+    pass
+base = status("VmRSS:")
 gen = (i for i in range(n))
 if which == "ours":
     for _ in map_settled(noop, gen, executor=pool, buffersize=64):
@@ -104,7 +117,7 @@ if which == "ours":
 else:
     for _ in pool.map(noop, gen):
         pass
-print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) * 1024)
+print(status("VmHWM:") - base)
 """
 
 

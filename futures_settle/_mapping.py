@@ -20,15 +20,24 @@ __all__ = ["map_all", "map_settled"]
 R = TypeVar("R")
 
 
-def _run_chunk(fn: Callable[..., Any], chunk: list[tuple[Any, ...]]) -> list[tuple[bool, Any]]:
-    """Run a chunk in a worker, settling each item on its own: ``(ok, value or exception)``."""
-    out: list[tuple[bool, Any]] = []
-    for args in chunk:
+def _run_chunk(
+    fn: Callable[..., Any], chunk: list[tuple[Any, ...]]
+) -> tuple[list[Any], dict[int, Exception]]:
+    """Run a chunk in a worker, each item on its own: ``(values, {offset: exception})``.
+
+    Values travel back as a plain list, as ``Executor.map`` sends them;
+    the rare failures ride beside them.
+    """
+    values: list[Any] = []
+    failures: dict[int, Exception] = {}
+    append = values.append
+    for offset, args in enumerate(chunk):
         try:
-            out.append((True, fn(*args)))
+            append(fn(*args))
         except Exception as exc:
-            out.append((False, exc))
-    return out
+            append(None)
+            failures[offset] = exc
+    return values, failures
 
 
 def _check_int(fn: str, name: str, value: object, default: int | None = None) -> int | None:
@@ -108,6 +117,15 @@ def _notify_progress(
             )
 
 
+class _Failure:
+    """What ``_values`` gives for a unit that failed: its first exception."""
+
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
 def _map(
     name: str,
     fn: Callable[..., Any],
@@ -122,20 +140,22 @@ def _map(
     cancel_pending: bool,
     progress: Callable[[Any], object] | None,
 ) -> Generator[Any, None, None]:
+    """The engine of both maps. A submitted future (one item, or a chunk) is a unit
+    from submission to yield: ``in_flight`` and ``ready`` are keyed by the
+    position of its first item."""
     args = zip(*iterators)  # noqa: B905 - shortest iterable ends the map, like map()
     waiter = Waiter(STREAM, 0)
     in_flight: dict[int, tuple[Any, int]] = {}  # first position -> (future, items)
-    ready: dict[int, Fulfilled[Any] | Rejected] = {}  # ordered: settled, not yielded
+    ready: dict[int, list[Any]] = {}  # ordered: settled batches not yet yielded
     pulled = 0  # items taken from the input
-    yielded = 0  # items handed out (ordered: the next position to yield)
+    yielded = 0  # items handed out (ordered: also the next position to yield)
     exhausted = False
     cancel_on_exit = True
     warned = [False]
     try:
         while True:
             while not exhausted and pulled - yielded < buffersize:
-                take = min(chunksize, buffersize - (pulled - yielded))
-                chunk = list(islice(args, take))
+                chunk = list(islice(args, min(chunksize, buffersize - (pulled - yielded))))
                 if not chunk:
                     exhausted = True
                     break
@@ -151,56 +171,57 @@ def _map(
             notified = waiter.wait(deadline)
             for fut, start in waiter.take():
                 _, count = in_flight.pop(start)
-                for record in _records(fut, start, count, chunksize > 1):
-                    if fail_fast and type(record) is Rejected:
+                if fail_fast:
+                    batch = _values(fut, chunksize > 1)
+                    if type(batch) is _Failure:
                         cancel_on_exit = cancel_pending
-                        exc = record.reason
-                        del record
+                        exc = batch.exc
+                        del batch
                         try:
                             reraise(exc, fut)
                         finally:
                             del exc, fut
-                    _notify_progress(progress, record, warned)
-                    if ordered:
-                        ready[record.index] = record
-                    else:
-                        yielded += 1
-                        yield record.unwrap() if fail_fast else record
+                else:
+                    batch = _records(fut, start, count, chunksize > 1)
+                    if progress is not None:
+                        for record in batch:
+                            _notify_progress(progress, record, warned)
+                if ordered:
+                    ready[start] = batch  # type: ignore[assignment]
+                else:
+                    yielded += len(batch)  # type: ignore[arg-type]
+                    yield from batch  # type: ignore[misc]
             while yielded in ready:
-                record = ready.pop(yielded)
-                yielded += 1
-                yield record.unwrap() if fail_fast else record
+                batch = ready.pop(yielded)
+                yielded += len(batch)
+                yield from batch
             if not notified:
                 left = sum(n for _, n in in_flight.values())  # not settled yet
                 seconds = float(timeout)  # type: ignore[arg-type]
-                error = SettleTimeoutError(
-                    f"{name}() timed out after {seconds:g} s with {left} items in flight",
-                    timeout=seconds,
-                    unfinished=left,
-                    total=pulled,
-                )
                 if fail_fast:
-                    raise error
-                if ordered:
-                    positions: Iterable[int] = range(yielded, pulled)
-                else:
-                    positions = sorted(
-                        p for start, (_, n) in in_flight.items() for p in range(start, start + n)
+                    raise SettleTimeoutError(
+                        f"{name}() timed out after {seconds:g} s with {left} items in flight",
+                        timeout=seconds,
+                        unfinished=left,
+                        total=pulled,
                     )
-                for position in positions:
-                    record = ready.get(position) or Rejected(
-                        SettleTimeoutError(
+                # Settled batches (ordered mode) and then timeouts, by position.
+                units = sorted([*ready, *in_flight])
+                for start in units:
+                    if start in ready:
+                        yield from ready.pop(start)
+                        continue
+                    _, count = in_flight[start]
+                    for position in range(start, start + count):
+                        error = SettleTimeoutError(
                             f"item {position} did not settle within "
                             f"{seconds:g} s ({left} items in flight)",
                             timeout=seconds,
                             unfinished=left,
                             total=pulled,
                             index=position,
-                        ),
-                        position,
-                    )
-                    yielded += 1
-                    yield record
+                        )
+                        yield Rejected(error, position)
                 return
     finally:
         waiter.close()
@@ -209,16 +230,33 @@ def _map(
                 fut.cancel()
 
 
+def _values(fut: Any, chunked: bool) -> list[Any] | _Failure:
+    """``map_all``: the values of a settled unit, or its first failure."""
+    code, payload = read(fut)
+    if code != OK:
+        return _Failure(payload)
+    if not chunked:
+        return [payload]
+    values, failures = payload
+    if failures:
+        return _Failure(failures[min(failures)])  # a chunk's items run in order
+    return values  # type: ignore[no-any-return]
+
+
 def _records(fut: Any, start: int, count: int, chunked: bool) -> list[Fulfilled[Any] | Rejected]:
+    """``map_settled``: one record per item of a settled unit."""
     code, payload = read(fut)
     if not chunked:
         return [Fulfilled(payload, start) if code == OK else Rejected(payload, start)]
     if code != OK:  # the chunk as a whole failed (a dead worker, an unpicklable result)
         return [Rejected(payload, start + k) for k in range(count)]
-    return [
-        Fulfilled(value, start + k) if ok else Rejected(value, start + k)
-        for k, (ok, value) in enumerate(payload)
-    ]
+    values, failures = payload
+    records: list[Fulfilled[Any] | Rejected] = list(
+        map(Fulfilled, values, range(start, start + count))
+    )
+    for offset, exc in failures.items():
+        records[offset] = Rejected(exc, start + offset)
+    return records
 
 
 def map_all(
