@@ -16,8 +16,8 @@ from ._state import (
     OK,
     PENDING,
     Pending,
-    outcome,
     read,
+    read_many,
     scan_outcomes,
     scan_records,
     scan_values,
@@ -144,12 +144,13 @@ def wait_all(
         if not notified:
             _give_up("wait_all", pending, timeout, len(items), cancel_pending)
         if trigger is None:
-            for position, fut, kind in pending:
-                code, payload = outcome(fut, kind)
-                if code != OK:  # pragma: no cover - an engine that changed its mind
-                    failure = (fut, payload)
+            outcomes = read_many(list(pending.futures()))
+            for position, (code, payload) in zip(pending.positions, outcomes, strict=True):
+                if code != OK:  # a failure the hub could not see (an engine's race)
+                    failure = (items[position], payload)
                     break
                 values[position] = payload
+            del outcomes
         else:
             fut = trigger[0]
             failure = (fut, read(fut)[1])
@@ -175,7 +176,7 @@ def _settle_pending(
     timeout: object,
 ) -> None:
     """Fill the records of the pending inputs; at a timeout, those still pending are timeouts."""
-    outcomes = [outcome(fut, kind) for _, fut, kind in pending]
+    outcomes = read_many(list(pending.futures()))
     unfinished = 0 if notified else sum(1 for code, _ in outcomes if code == PENDING)
     total = len(records)
     for (position, _, _), (code, payload) in zip(pending, outcomes, strict=True):
@@ -341,8 +342,12 @@ def wait_any(
             if cancel_pending:
                 _cancel(pending)
             return read(trigger[0])[1]
-        for position, fut, kind in pending:
-            outcomes[position] = outcome(fut, kind)
+        late = read_many(list(pending.futures()))
+        for position, result in zip(pending.positions, late, strict=True):
+            outcomes[position] = result
+    for code, payload in outcomes:
+        if code == OK:  # one the hub could not see succeed (an engine's race)
+            return payload
     errors = [payload for _, payload in outcomes]
     noun = "input" if len(errors) == 1 else f"all {len(errors)} inputs"
     raise BaseExceptionGroup(f"wait_any() got no value: {noun} failed", errors)
@@ -515,10 +520,11 @@ def _as_settled(
         left = {position: fut for position, fut, _ in pending}
         while left:
             notified = waiter.wait(deadline)
-            for fut, position in waiter.take():
-                if left.pop(position, None) is not None:
-                    code, payload = read(fut)
-                    yield _record(code, payload, position if keys is None else keys[position])
+            batch = [(f, position) for f, position in waiter.take() if left.pop(position, None)]
+            outcomes = read_many([f for f, _ in batch])
+            for (_, position), (code, payload) in zip(batch, outcomes, strict=True):
+                yield _record(code, payload, position if keys is None else keys[position])
+            del batch, outcomes
             if not notified:
                 unfinished = len(left)
                 for position in sorted(left):

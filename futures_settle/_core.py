@@ -32,7 +32,18 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Final
 
-from ._state import FAIL, FAST, OK, PENDING, Pending, done_callbacks, fast_failed, outcome
+from ._state import (
+    FAIL,
+    FAST,
+    OK,
+    PENDING,
+    Pending,
+    cheap_failed,
+    done_callbacks,
+    failed_of,
+    fast_failed,
+    outcome,
+)
 
 __all__ = ["ALL", "ANY", "FAIL_FAST", "FIRST", "STREAM", "Waiter", "register"]
 
@@ -42,6 +53,7 @@ FAIL_FAST: Final = 1  # ... or at the first failure
 ANY: Final = 2  # wake at the first success, or when every entry failed
 FIRST: Final = 3  # wake at the first settled entry
 STREAM: Final = 4  # queue every settled entry, wake whenever the queue fills
+_NEEDS_OUTCOME = (FAIL_FAST, ANY)
 
 _LOCK = threading.RLock()
 _HUBS: dict[int, _HubRef] = {}
@@ -100,11 +112,14 @@ class _Hub:
         # Runs on whatever thread settles the future: never raise there.
         failed: bool | None = None
         if self.kind != FAST:
-            # Other engines' methods run outside our lock, once per future.
-            try:
-                failed = outcome(fut, self.kind)[0] != OK
-            except BaseException:  # pragma: no cover - engine errors are read again later
-                failed = True
+            # Other engines' methods run outside our lock, and only when a
+            # waiter needs to know (reading an outcome may be a round trip).
+            failed = cheap_failed(fut)
+            if failed is None and self._needs_outcome():
+                try:
+                    failed = outcome(fut, self.kind)[0] != OK
+                except BaseException:  # pragma: no cover - engine errors are read again later
+                    failed = True
         with _LOCK:
             self.fired = True
             first = self.first
@@ -113,9 +128,7 @@ class _Hub:
                 if first.active:
                     mode = first.mode
                     # The common cases, inlined: one count down, no failure.
-                    if mode == ALL or (
-                        mode == FAIL_FAST and not (fast_failed(fut) if failed is None else failed)
-                    ):
+                    if mode == ALL or (mode == FAIL_FAST and not self._failed(fut, failed)):
                         first.remaining -= 1
                         if not first.remaining and not first.signalled:
                             first.signalled = True
@@ -128,11 +141,27 @@ class _Hub:
                 for waiter, position in more:
                     if waiter.active:
                         waiter.notify(fut, position, failed)
-            if failed is not None:  # not a stdlib future: it has a registry entry
+            if self.kind != FAST:  # not a stdlib future: it has a registry entry
                 key = id(fut)
                 ref = _HUBS.get(key)
                 if ref is not None and ref() is self:
                     del _HUBS[key]
+
+    def _failed(self, fut: Any, failed: bool | None) -> bool:
+        if failed is not None:
+            return failed
+        return fast_failed(fut) if self.kind == FAST else failed_of(fut)
+
+    def _needs_outcome(self) -> bool:
+        """Whether a waiter on this hub needs to know if the future failed.
+
+        Read without the lock: a waiter added meanwhile gets ``failed=None``
+        and works it out itself, under the lock (a rare race).
+        """
+        first, more = self.first, self.more
+        if first is not None and first.mode in _NEEDS_OUTCOME:
+            return True
+        return any(w.mode in _NEEDS_OUTCOME for w, _ in more or ())
 
 
 def _find_hub(fut: Any, kind: int) -> _Hub | None:
@@ -181,7 +210,7 @@ class Waiter:
             self.trigger = (fut, index)
         else:
             if failed is None:
-                failed = fast_failed(fut)
+                failed = failed_of(fut)
             if failed == (mode == FAIL_FAST):
                 self.trigger = (fut, index)
             else:

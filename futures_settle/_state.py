@@ -17,6 +17,7 @@ from concurrent.futures import CancelledError, Future
 from concurrent.futures import _base as _cf
 from typing import Any, Final
 
+from ._engines import FAIL, GENERIC, OK, PENDING, Engine, engine_of, read_one
 from ._records import Fulfilled, Rejected
 
 __all__ = [
@@ -28,13 +29,16 @@ __all__ = [
     "PENDING",
     "PLAIN",
     "Pending",
+    "cheap_failed",
     "done_callbacks",
+    "failed_of",
     "fast_failed",
     "is_done",
     "kind_of",
     "looks_like_future",
     "outcome",
     "read",
+    "read_many",
     "scan_outcomes",
     "scan_records",
     "scan_values",
@@ -47,10 +51,7 @@ DUCK: Final = 3
 _ASYNCIO: Final = 4
 _INCOMPLETE: Final = 5
 
-# Outcomes of ``outcome()``.
-PENDING: Final = 0
-OK: Final = 1
-FAIL: Final = 2
+# Outcomes of ``outcome()``: PENDING, OK and FAIL, from ._engines.
 
 _FINISHED = _cf.FINISHED
 _CANCELLED = _cf.CANCELLED
@@ -138,6 +139,7 @@ def _probe() -> bool:
 FAST_PATH: bool = _probe()
 
 _KINDS: dict[type, int] = {}
+_ENGINES: dict[type, Engine] = {}
 _MAX_KINDS = 4096
 
 
@@ -164,6 +166,9 @@ def _kind(t: type) -> int:
         if kind <= DUCK:
             if len(_KINDS) >= _MAX_KINDS:
                 _KINDS.clear()
+                _ENGINES.clear()
+            if kind == DUCK:
+                _ENGINES[t] = engine_of(t)
             _KINDS[t] = kind
     return kind
 
@@ -191,22 +196,6 @@ def kind_of(x: object, fn: str, index: object) -> int:
     return kind
 
 
-def _read_duck(f: Any) -> tuple[int, Any]:
-    """Outcome of a done future through its public methods."""
-    try:
-        exc = f.exception()
-    except CancelledError as cancelled:
-        return FAIL, cancelled
-    except Exception as error:  # an engine that cannot report: record, never lose
-        return FAIL, error
-    if exc is not None:
-        return FAIL, exc
-    try:
-        return OK, f.result()
-    except BaseException as error:  # pragma: no cover - an engine contradicting itself
-        return FAIL, error
-
-
 def outcome(x: Any, kind: int) -> tuple[int, Any]:
     """Return ``(PENDING | OK | FAIL, value or exception)`` for one input."""
     if kind == FAST:
@@ -222,7 +211,7 @@ def outcome(x: Any, kind: int) -> tuple[int, Any]:
     if kind == PLAIN:
         return OK, x
     if x.done():
-        return _read_duck(x)
+        return read_one(x)
     return PENDING, None
 
 
@@ -235,6 +224,44 @@ def done_callbacks(x: Any) -> list[Any]:
     """A stdlib future's callback list, where the waiting core finds its hub."""
     callbacks: list[Any] = x._done_callbacks
     return callbacks
+
+
+def failed_of(x: Any) -> bool:
+    """Whether a settled future failed, as cheaply as its engine can tell."""
+    kind = _kind(type(x))
+    if kind == FAST:
+        return fast_failed(x)
+    check = _ENGINES.get(type(x), GENERIC).failed
+    if check is not None:
+        return check(x)
+    return outcome(x, kind)[0] != OK
+
+
+def cheap_failed(x: Any) -> bool | None:
+    """``failed_of()`` when the engine tells it without a round trip, else ``None``."""
+    check = _ENGINES.get(type(x), GENERIC).failed
+    return None if check is None else check(x)
+
+
+def read_many(futures: Sequence[Any]) -> list[tuple[int, Any]]:
+    """Outcomes of many inputs: stdlib futures read directly, others in one batch per engine."""
+    out: list[tuple[int, Any]] = []
+    batches: dict[type, list[int]] = {}
+    for k, x in enumerate(futures):
+        kind = _kind(type(x))
+        if kind == DUCK:
+            if x.done():
+                batches.setdefault(type(x), []).append(k)
+                out.append((FAIL, None))  # filled below
+            else:
+                out.append((PENDING, None))
+        else:
+            out.append(outcome(x, kind))
+    for t, positions in batches.items():
+        results = _ENGINES.get(t, GENERIC).read_many([futures[k] for k in positions])
+        for k, result in zip(positions, results, strict=True):
+            out[k] = result
+    return out
 
 
 def read(x: Any) -> tuple[int, Any]:
@@ -266,6 +293,8 @@ def scan_values(
     pending = Pending(items)
     add_position, add_kind = pending.positions.append, pending.kinds.append
     failure: tuple[Any, BaseException] | None = None
+    failure_at = -1
+    deferred: list[int] = []  # settled futures of other engines, read in one batch
     kinds = _KINDS
     for i, x in enumerate(items):
         kind = kinds.get(type(x)) or kind_of(x, fn, i)
@@ -287,20 +316,24 @@ def scan_values(
             append(x)
             continue
         else:
-            # DUCK
-            code, payload = outcome(x, kind)
-            if code == OK:
-                append(payload)
-                continue
-            if code == PENDING:
-                append(None)
+            append(None)
+            if x.done():
+                deferred.append(i)
+            else:
                 add_position(i)
                 add_kind(kind)
-                continue
-            exc = payload
+            continue
         append(None)
         if failure is None:
-            failure = (x, exc)
+            failure, failure_at = (x, exc), i
+    if deferred:
+        for i, (code, payload) in zip(
+            deferred, read_many([items[i] for i in deferred]), strict=True
+        ):
+            if code == OK:
+                values[i] = payload
+            elif failure is None or i < failure_at:
+                failure, failure_at = (items[i], payload), i
     return values, pending, failure
 
 
@@ -311,6 +344,7 @@ def scan_records(
     records: list[Any] = []
     append = records.append
     pending = Pending(items)
+    deferred: list[int] = []  # settled futures of other engines, read in one batch
     kinds = _KINDS
     for i, x in enumerate(items):
         kind = kinds.get(type(x)) or kind_of(x, fn, i if keys is None else keys[i])
@@ -333,15 +367,18 @@ def scan_records(
         if kind == PLAIN:
             append(Fulfilled(x, i if keys is None else keys[i]))
             continue
-        code, payload = outcome(x, kind)
-        if code == PENDING:
-            append(None)
+        append(None)
+        if x.done():
+            deferred.append(i)
+        else:
             pending.positions.append(i)
             pending.kinds.append(kind)
-        elif code == OK:
-            append(Fulfilled(payload, i if keys is None else keys[i]))
-        else:
-            append(Rejected(payload, i if keys is None else keys[i]))
+    if deferred:
+        for i, (code, payload) in zip(
+            deferred, read_many([items[i] for i in deferred]), strict=True
+        ):
+            index = i if keys is None else keys[i]
+            records[i] = Fulfilled(payload, index) if code == OK else Rejected(payload, index)
     return records, pending
 
 
@@ -353,14 +390,14 @@ def scan_outcomes(
     ``outcomes[i]`` is ``outcome()`` of input ``i``; ``pending`` lists the
     inputs still pending as ``(position, future, kind)``.
     """
-    outcomes: list[tuple[int, Any]] = []
-    pending = Pending(items)
     kinds = _KINDS
     for i, x in enumerate(items):
-        kind = kinds.get(type(x)) or kind_of(x, fn, i if keys is None else keys[i])
-        result = outcome(x, kind)
-        if result[0] == PENDING:
+        if not kinds.get(type(x)):
+            kind_of(x, fn, i if keys is None else keys[i])  # refuses what cannot be waited on
+    outcomes = read_many(items)
+    pending = Pending(items)
+    for i, (code, _) in enumerate(outcomes):
+        if code == PENDING:
             pending.positions.append(i)
-            pending.kinds.append(kind)
-        outcomes.append(result)
+            pending.kinds.append(_KINDS[type(items[i])])
     return outcomes, pending
