@@ -287,3 +287,49 @@ def end_to_end(executor: Executor, name: str, n: int, reps: int) -> list[Row]:
             "s",
         ),
     ]
+
+
+def _maybe_fail(x: int) -> int:
+    if x % 100 == 0:
+        raise ValueError(x)
+    return x
+
+
+def dask_collect(n: int, reps: int) -> list[Row]:
+    """wait_settled over n settled dask futures (1% failed) against gather(errors="skip")."""
+    import logging
+
+    try:
+        import distributed
+    except ImportError:
+        return []
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        fs = client.map(_maybe_fail, range(n), pure=False)
+        distributed.wait(fs)
+
+        def theirs() -> object:
+            values = client.gather(fs, errors="skip")
+            failures = [(i, f.exception()) for i, f in enumerate(fs) if f.status == "error"]
+            return values, failures
+
+        times: dict[str, list[float]] = {"ours": [], "theirs": []}
+        for _ in range(reps):
+            times["theirs"].append(_best(theirs))
+            times["ours"].append(_best(lambda: wait_settled(fs)))
+    return [
+        Row(
+            "dask collect",
+            n,
+            "wait_settled",
+            min(times["ours"]),
+            'gather(errors="skip") + failures',
+            min(times["theirs"]),
+            "s",
+        )
+    ]

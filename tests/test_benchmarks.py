@@ -21,6 +21,7 @@ def test_quick_run_writes_table_and_plot(
     results = (tmp_path / "RESULTS.md").read_text()
     assert "fail-fast latency" in results
     assert "end to end: threads" in results
+    assert "dask collect" in results
     assert (tmp_path / "results.png").stat().st_size > 10_000
 
 
