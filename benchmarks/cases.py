@@ -220,37 +220,28 @@ def completion(n: int, reps: int) -> list[Row]:
     ]
 
 
+def _traced(fn: Callable[[], object]) -> tuple[float, float]:
+    """(bytes still held by fn's result, peak bytes during fn), tracemalloc running."""
+    gc.collect()
+    before = tracemalloc.get_traced_memory()[0]
+    tracemalloc.reset_peak()
+    result = fn()
+    after, peak = tracemalloc.get_traced_memory()
+    del result
+    return after - before, peak - before
+
+
 def memory(n: int) -> list[Row]:
     fs = done_futures(n)
-    gc.collect()
     tracemalloc.start()
     try:
-        before = tracemalloc.get_traced_memory()[0]
-        tracemalloc.reset_peak()
-        records = wait_settled(fs)
-        after, peak_ours = tracemalloc.get_traced_memory()
-        per_record = (after - before) / n
-        del records
-        gc.collect()
-        base = tracemalloc.get_traced_memory()[0]
-        tracemalloc.reset_peak()
-        std_result = wait(fs)
-        std_after, peak_std = tracemalloc.get_traced_memory()
-        std_per = (std_after - base) / n
-        del std_result
+        ours_kept, ours_peak = _traced(lambda: wait_settled(fs))
+        std_kept, std_peak = _traced(lambda: wait(fs))
     finally:
         tracemalloc.stop()
     return [
-        Row("memory", n, "wait_settled", per_record, "wait()", std_per, "B/record"),
-        Row(
-            "memory",
-            n,
-            "wait_settled peak",
-            peak_ours - before,
-            "wait() peak",
-            peak_std - base,
-            "B",
-        ),
+        Row("memory", n, "wait_settled", ours_kept / n, "wait()", std_kept / n, "B/record"),
+        Row("memory", n, "wait_settled peak", ours_peak, "wait() peak", std_peak, "B"),
     ]
 
 

@@ -36,12 +36,12 @@ from ._state import (
     FAIL,
     FAST,
     OK,
-    PENDING,
     Pending,
     cheap_failed,
     done_callbacks,
     failed_of,
     fast_failed,
+    is_done,
     outcome,
 )
 
@@ -320,7 +320,8 @@ def cancel_pending(pending: Pending) -> None:
 
 
 def still_pending(pending: Pending) -> int:
-    return sum(1 for _, fut, kind in pending if outcome(fut, kind)[0] == PENDING)
+    """How many pending inputs have still not settled (no outcome is read)."""
+    return sum(1 for _, fut, kind in pending if not is_done(fut, kind))
 
 
 def wait_pending(
