@@ -243,14 +243,17 @@ def cheap_failed(x: Any) -> bool | None:
     return None if check is None else check(x)
 
 
-def read_many(futures: Sequence[Any]) -> list[tuple[int, Any]]:
-    """Outcomes of many inputs: stdlib futures read directly, others in one batch per engine."""
+def read_many(futures: Sequence[Any], settled: bool = False) -> list[tuple[int, Any]]:
+    """Outcomes of many inputs: stdlib futures read directly, others in one batch per engine.
+
+    ``settled`` says the caller already saw every future done (no need to ask again).
+    """
     out: list[tuple[int, Any]] = []
     batches: dict[type, list[int]] = {}
     for k, x in enumerate(futures):
         kind = _kind(type(x))
         if kind == DUCK:
-            if x.done():
+            if settled or x.done():
                 batches.setdefault(type(x), []).append(k)
                 out.append((FAIL, None))  # filled below
             else:
@@ -328,7 +331,7 @@ def scan_values(
             failure, failure_at = (x, exc), i
     if deferred:
         for i, (code, payload) in zip(
-            deferred, read_many([items[i] for i in deferred]), strict=True
+            deferred, read_many([items[i] for i in deferred], settled=True), strict=True
         ):
             if code == OK:
                 values[i] = payload
@@ -375,7 +378,7 @@ def scan_records(
             pending.kinds.append(kind)
     if deferred:
         for i, (code, payload) in zip(
-            deferred, read_many([items[i] for i in deferred]), strict=True
+            deferred, read_many([items[i] for i in deferred], settled=True), strict=True
         ):
             index = i if keys is None else keys[i]
             records[i] = Fulfilled(payload, index) if code == OK else Rejected(payload, index)
