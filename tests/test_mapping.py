@@ -234,7 +234,7 @@ class TestTimeoutAndClosing:
             with pytest.raises(KeyboardInterrupt):
                 list(it)
             assert time.monotonic() - started < 5
-            assert sum(f.cancelled() for f in ex.submitted) == 4
+            assert sum(f.cancelled() for f in ex.submitted) >= 4  # all queued; the first may run
             gate.set()
 
 
