@@ -8,17 +8,17 @@
 ['fulfilled', 'fulfilled', 'rejected']
 """
 
-from ._combinators import as_settled as as_settled
 from ._combinators import wait_all as wait_all
-from ._combinators import wait_any as wait_any
-from ._combinators import wait_first as wait_first
 from ._combinators import wait_settled as wait_settled
 from ._errors import SettleTimeoutError as SettleTimeoutError
 from ._mapping import map_all as map_all
 from ._mapping import map_settled as map_settled
+from ._racing import wait_any as wait_any
+from ._racing import wait_first as wait_first
 from ._records import Fulfilled as Fulfilled
 from ._records import Rejected as Rejected
 from ._records import Settled as Settled
+from ._streaming import as_settled as as_settled
 
 __version__ = "0.1.0"
 

@@ -30,10 +30,10 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
+from ._errors import call_timeout
 from ._state import (
-    FAIL,
     FAST,
     OK,
     Pending,
@@ -45,7 +45,20 @@ from ._state import (
     outcome,
 )
 
-__all__ = ["ALL", "ANY", "FAIL_FAST", "FIRST", "STREAM", "Waiter", "register"]
+__all__ = [
+    "ALL",
+    "ANY",
+    "FAIL_FAST",
+    "FIRST",
+    "STREAM",
+    "Waiter",
+    "cancel_pending",
+    "give_up",
+    "register",
+    "still_pending",
+    "wait_pending",
+    "watch",
+]
 
 # Waiter modes.
 ALL: Final = 0  # wake when every entry settled
@@ -319,6 +332,14 @@ def cancel_pending(pending: Pending) -> None:
             fut.cancel()
 
 
+def give_up(fn: str, pending: Pending, timeout: float | None, total: int, cancel: bool) -> NoReturn:
+    """At the deadline: count what is unfinished, cancel if asked, raise the timeout."""
+    unfinished = still_pending(pending)
+    if cancel:
+        cancel_pending(pending)
+    raise call_timeout(fn, timeout, unfinished, total)
+
+
 def still_pending(pending: Pending) -> int:
     """How many pending inputs have still not settled (no outcome is read)."""
     return sum(1 for _, fut, kind in pending if not is_done(fut, kind))
@@ -347,9 +368,6 @@ def wait_pending(
         waiter.close()
 
 
-__all__ += ["FAIL", "cancel_pending", "still_pending", "wait_pending"]
-
-
 class _Watch:
     """A done-callback for a future only one waiter will ever wait on.
 
@@ -373,6 +391,3 @@ class _Watch:
 def watch(waiter: Waiter, fut: Any, position: int) -> None:
     """Notify the STREAM ``waiter`` with ``(fut, position)`` when ``fut`` settles."""
     fut.add_done_callback(_Watch(waiter, position))
-
-
-__all__ += ["watch"]

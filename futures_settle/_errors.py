@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import NoReturn
 
-__all__ = ["SettleTimeoutError", "reraise"]
+__all__ = ["SettleTimeoutError", "call_timeout", "input_timeout", "reraise"]
 
 
 class SettleTimeoutError(TimeoutError):
@@ -62,6 +62,40 @@ def _rebuild_timeout(
 ) -> SettleTimeoutError:
     return SettleTimeoutError(
         message, timeout=timeout, unfinished=unfinished, total=total, index=index
+    )
+
+
+def _seconds(timeout: float) -> str:
+    return f"{float(timeout):g}"
+
+
+# ``timeout`` is never None when a deadline passed; the type admits it so
+# that callers can pass the argument they were given.
+def call_timeout(fn: str, timeout: float | None, unfinished: int, total: int) -> SettleTimeoutError:
+    """The error a call raises at its deadline."""
+    noun = "input" if total == 1 else "inputs"
+    seconds = float("inf") if timeout is None else float(timeout)
+    return SettleTimeoutError(
+        f"{fn}() timed out after {_seconds(seconds)} s with "
+        f"{unfinished} of {total} {noun} unfinished",
+        timeout=seconds,
+        unfinished=unfinished,
+        total=total,
+    )
+
+
+def input_timeout(
+    index: object, timeout: float | None, unfinished: int, total: int
+) -> SettleTimeoutError:
+    """The reason of the record of an input still pending at the deadline."""
+    seconds = float("inf") if timeout is None else float(timeout)
+    return SettleTimeoutError(
+        f"input {index!r} did not settle within {_seconds(seconds)} s "
+        f"({unfinished} of {total} inputs unfinished)",
+        timeout=seconds,
+        unfinished=unfinished,
+        total=total,
+        index=index,
     )
 
 

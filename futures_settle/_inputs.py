@@ -10,7 +10,7 @@ from typing import Any
 
 from ._state import looks_like_future
 
-__all__ = ["check_flag", "deadline_of", "materialize"]
+__all__ = ["check_flag", "deadline_of", "materialize", "need_inputs"]
 
 _NOT_ITERABLE_INPUTS = (str, bytes, bytearray, memoryview)
 
@@ -68,3 +68,9 @@ def materialize(fs: object, fn: str) -> tuple[list[Any] | tuple[Any, ...], list[
     except TypeError:
         raise TypeError(f"{fn}() expected an iterable of futures, got {t.__name__}") from None
     return list(iterator), None
+
+
+def need_inputs(fn: str, items: object) -> None:
+    """``wait_any`` and ``wait_first`` have no answer for an empty input."""
+    if not items:
+        raise ValueError(f"{fn}() needs at least one input, got none")
