@@ -13,6 +13,8 @@ from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from futures_settle import Fulfilled, Rejected, SettleTimeoutError, map_all, map_settled
 
@@ -345,3 +347,69 @@ def test_cancelled_by_someone_else(thread_pool: Any) -> None:
 
     records = list(map_settled(tasks.identity, range(2), executor=Cancelling(thread_pool)))  # type: ignore[arg-type]
     assert all(isinstance(r.reason, CancelledError) for r in records)  # type: ignore[union-attr]
+
+
+class TestModel:
+    @settings(
+        max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
+    @given(
+        failing=st.lists(st.booleans(), max_size=40),
+        buffersize=st.integers(1, 8),
+        chunksize=st.integers(1, 5),
+        ordered=st.booleans(),
+    )
+    def test_every_item_gets_its_record(
+        self, thread_pool: Any, failing: list[bool], buffersize: int, chunksize: int, ordered: bool
+    ) -> None:
+        """Whatever the sizes and failures, each item gets exactly one record with its index."""
+        bad = [i for i, f in enumerate(failing) if f]
+        records = list(
+            map_settled(
+                _fail_if,
+                range(len(failing)),
+                [set(bad)] * len(failing),
+                executor=thread_pool,
+                buffersize=buffersize,
+                chunksize=chunksize,
+                ordered=ordered,
+            )
+        )
+        assert sorted(r.index for r in records) == list(range(len(failing)))
+        if ordered:
+            assert [r.index for r in records] == list(range(len(failing)))
+        for r in records:
+            assert (r.status == "rejected") == failing[r.index]
+        if bad:
+            # Only one item fails here, so "the first failure in time" is that one.
+            with pytest.raises(ValueError, match=f"^bad item {bad[0]}$"):
+                list(
+                    map_all(
+                        _fail_if,
+                        range(len(failing)),
+                        [set(bad[:1])] * len(failing),
+                        executor=thread_pool,
+                        buffersize=buffersize,
+                        chunksize=chunksize,
+                    )
+                )
+        else:
+            values = list(
+                map_all(
+                    _fail_if,
+                    range(len(failing)),
+                    [set()] * len(failing),
+                    executor=thread_pool,
+                    buffersize=buffersize,
+                    chunksize=chunksize,
+                    ordered=ordered,
+                )
+            )
+            expected = list(range(len(failing)))
+            assert (values if ordered else sorted(values)) == expected
+
+
+def _fail_if(x: int, bad: set[int]) -> int:
+    if x in bad:
+        raise ValueError(f"bad item {x}")
+    return x
