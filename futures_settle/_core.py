@@ -25,6 +25,7 @@ Ctrl-C interrupts.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -75,6 +76,19 @@ _HUBS: dict[int, _HubRef] = {}
 _CHUNK = 256
 # Windows cannot interrupt a lock wait with Ctrl-C: wake up to look.
 _SLICE = 0.1 if sys.platform == "win32" else None
+
+
+def _after_fork_in_child() -> None:
+    # A fork copies the lock as it was: held, if another thread was inside
+    # a locked block. The child has only the forking thread, and none of the
+    # parent's waiters: start afresh.
+    global _LOCK
+    _LOCK = threading.RLock()
+    _HUBS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class _HubRef(weakref.ref):  # type: ignore[type-arg]

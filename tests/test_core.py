@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import signal
@@ -307,3 +308,45 @@ def _record_values(records: list[Any]) -> Iterator[Any]:
     for r in records:
         assert isinstance(r, Fulfilled)
         yield r.value
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX")
+@pytest.mark.timeout(60)
+def test_fork_while_another_thread_holds_the_lock() -> None:
+    """A child forked while the core's lock is held starts with a free lock."""
+    import multiprocessing
+
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with _core._LOCK:
+            held.set()
+            release.wait(30)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    held.wait(10)
+    try:
+        ctx = multiprocessing.get_context("fork")
+        fork_warning = (
+            pytest.warns(DeprecationWarning, match="fork")
+            if sys.version_info >= (3, 12)
+            else contextlib.nullcontext()
+        )
+        with fork_warning:
+            child = ctx.Process(target=_child_waits)
+            child.start()
+        child.join(30)
+        assert child.exitcode == 0
+    finally:
+        release.set()
+        t.join()
+
+
+def _child_waits() -> None:
+    f: Future[int] = Future()
+    try:
+        wait_all([f], timeout=0.01)
+    except SettleTimeoutError:
+        os._exit(0)
+    os._exit(1)
