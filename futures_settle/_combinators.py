@@ -1,4 +1,4 @@
-"""``wait_all`` and ``wait_settled``, and the timeout errors every wait shares."""
+"""``wait_all`` and ``wait_settled``: every value in order, or every outcome."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from ._state import (
     PENDING,
     Pending,
     read,
-    read_many,
+    read_pending,
     scan_records,
     scan_values,
 )
@@ -103,7 +103,7 @@ def wait_all(
         if not notified:
             give_up("wait_all", pending, timeout, len(items), cancel_pending)
         if trigger is None:
-            outcomes = read_many(list(pending.futures()))
+            outcomes = read_pending(pending)
             for position, (code, payload) in zip(pending.positions, outcomes, strict=True):
                 if code != OK:  # a failure the hub could not see (an engine's race)
                     failure = (items[position], payload)
@@ -135,7 +135,7 @@ def _settle_pending(
     timeout: float | None,
 ) -> None:
     """Fill the records of the pending inputs; at a timeout, those still pending are timeouts."""
-    outcomes = read_many(list(pending.futures()))
+    outcomes = read_pending(pending)
     unfinished = 0 if notified else sum(1 for code, _ in outcomes if code == PENDING)
     total = len(records)
     for (position, _, _), (code, payload) in zip(pending, outcomes, strict=True):

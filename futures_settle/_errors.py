@@ -65,19 +65,18 @@ def _rebuild_timeout(
     )
 
 
-def _seconds(timeout: float) -> str:
-    return f"{float(timeout):g}"
+def _seconds(timeout: float | None) -> float:
+    # Never None when a deadline passed; the type admits it so that callers
+    # can pass the argument they were given.
+    return float("inf") if timeout is None else float(timeout)
 
 
-# ``timeout`` is never None when a deadline passed; the type admits it so
-# that callers can pass the argument they were given.
 def call_timeout(fn: str, timeout: float | None, unfinished: int, total: int) -> SettleTimeoutError:
     """The error a call raises at its deadline."""
     noun = "input" if total == 1 else "inputs"
-    seconds = float("inf") if timeout is None else float(timeout)
+    seconds = _seconds(timeout)
     return SettleTimeoutError(
-        f"{fn}() timed out after {_seconds(seconds)} s with "
-        f"{unfinished} of {total} {noun} unfinished",
+        f"{fn}() timed out after {seconds:g} s with {unfinished} of {total} {noun} unfinished",
         timeout=seconds,
         unfinished=unfinished,
         total=total,
@@ -88,9 +87,9 @@ def input_timeout(
     index: object, timeout: float | None, unfinished: int, total: int
 ) -> SettleTimeoutError:
     """The reason of the record of an input still pending at the deadline."""
-    seconds = float("inf") if timeout is None else float(timeout)
+    seconds = _seconds(timeout)
     return SettleTimeoutError(
-        f"input {index!r} did not settle within {_seconds(seconds)} s "
+        f"input {index!r} did not settle within {seconds:g} s "
         f"({unfinished} of {total} inputs unfinished)",
         timeout=seconds,
         unfinished=unfinished,

@@ -14,7 +14,7 @@ from ._state import (
     OK,
     PENDING,
     read,
-    read_many,
+    read_pending,
     scan_outcomes,
 )
 
@@ -99,7 +99,7 @@ def wait_any(
             if cancel_pending:
                 _cancel(pending)
             return read(trigger[0])[1]
-        late = read_many(list(pending.futures()))
+        late = read_pending(pending)
         for position, result in zip(pending.positions, late, strict=True):
             outcomes[position] = result
     for code, payload in outcomes:

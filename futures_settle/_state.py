@@ -39,6 +39,7 @@ __all__ = [
     "outcome",
     "read",
     "read_many",
+    "read_pending",
     "scan_outcomes",
     "scan_records",
     "scan_values",
@@ -248,10 +249,18 @@ def read_many(futures: Sequence[Any], settled: bool = False) -> list[tuple[int, 
 
     ``settled`` says the caller already saw every future done (no need to ask again).
     """
+    return _read(futures, [_kind(type(x)) for x in futures], settled)
+
+
+def read_pending(pending: Pending) -> list[tuple[int, Any]]:
+    """``read_many`` of a call's pending inputs, whose kinds are already known."""
+    return _read(list(pending.futures()), pending.kinds, False)
+
+
+def _read(futures: Sequence[Any], kinds: Sequence[int], settled: bool) -> list[tuple[int, Any]]:
     out: list[tuple[int, Any]] = []
     batches: dict[type, list[int]] = {}
-    for k, x in enumerate(futures):
-        kind = _kind(type(x))
+    for k, (x, kind) in enumerate(zip(futures, kinds, strict=True)):
         if kind == DUCK:
             if settled or x.done():
                 batches.setdefault(type(x), []).append(k)
