@@ -89,14 +89,13 @@ def _check(
         size = _default_buffersize(executor, chunk)  # type: ignore[arg-type]
     iterators = []
     for it in iterables:
-        if isinstance(it, (str, bytes, bytearray)) or it is None:
-            raise TypeError(f"{name}() expected iterables of arguments, got {type(it).__name__}")
+        refused = isinstance(it, (str, bytes, bytearray)) or it is None
         try:
             iterators.append(iter(it))
         except TypeError:
-            raise TypeError(
-                f"{name}() expected iterables of arguments, got {type(it).__name__}"
-            ) from None
+            refused = True
+        if refused:
+            raise TypeError(f"{name}() expected iterables of arguments, got {type(it).__name__}")
     return deadline, size, chunk, iterators
 
 

@@ -103,10 +103,11 @@ def _as_settled(
             if code != PENDING:
                 yield _record(code, payload, position if keys is None else keys[position])
         del outcomes
-        left = {position: fut for position, fut, _ in pending}
+        left = set(pending.positions)
         while left:
             notified = waiter.wait(deadline)
-            batch = [(f, position) for f, position in waiter.take() if left.pop(position, None)]
+            batch = [(f, position) for f, position in waiter.take() if position in left]
+            left.difference_update(position for _, position in batch)
             outcomes = read_many([f for f, _ in batch])
             for (_, position), (code, payload) in zip(batch, outcomes, strict=True):
                 yield _record(code, payload, position if keys is None else keys[position])
