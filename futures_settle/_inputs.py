@@ -10,9 +10,15 @@ from typing import Any
 
 from ._state import looks_like_future
 
-__all__ = ["check_flag", "deadline_of", "materialize", "need_inputs"]
+__all__ = ["check_flag", "deadline_of", "materialize", "need_inputs", "type_phrase"]
 
 _NOT_ITERABLE_INPUTS = (str, bytes, bytearray, memoryview)
+
+
+def type_phrase(value: object) -> str:
+    """Name ``value``'s type with its article, for messages: ``"a str"``, ``"an int"``."""
+    name = type(value).__name__
+    return f"{'an' if name[:1].lower() in ('a', 'e', 'i', 'o', 'u') else 'a'} {name}"
 
 
 def deadline_of(timeout: object) -> float | None:
@@ -26,7 +32,7 @@ def deadline_of(timeout: object) -> float | None:
     if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real):
         raise TypeError(
             f"timeout must be a number of seconds or None, "
-            f"got {timeout!r} that is a {type(timeout).__name__}"
+            f"got {timeout!r} that is {type_phrase(timeout)}"
         )
     seconds = float(timeout)
     if math.isnan(seconds):
@@ -38,7 +44,7 @@ def deadline_of(timeout: object) -> float | None:
 
 def check_flag(name: str, value: object) -> None:
     if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool, got {value!r} that is a {type(value).__name__}")
+        raise TypeError(f"{name} must be a bool, got {value!r} that is {type_phrase(value)}")
 
 
 def materialize(fs: object, fn: str) -> tuple[list[Any] | tuple[Any, ...], list[Any] | None]:

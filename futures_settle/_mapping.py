@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from ._core import STREAM, Waiter, watch
 from ._errors import SettleTimeoutError, reraise
-from ._inputs import check_flag, deadline_of
+from ._inputs import check_flag, deadline_of, type_phrase
 from ._records import Fulfilled, Rejected
 from ._state import OK, read
 
@@ -46,7 +46,7 @@ def _check_int(fn: str, name: str, value: object, default: int | None = None) ->
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(
             f"{fn}() {name} must be an int >= 1 or None, "
-            f"got {value!r} that is a {type(value).__name__}"
+            f"got {value!r} that is {type_phrase(value)}"
         )
     if value < 1:
         raise ValueError(f"{fn}() {name} must be >= 1, got {value}")

@@ -284,6 +284,13 @@ class TestBadInput:
                 "timeout must be a number of seconds or None, got nan",
             ),
             ({"ordered": "yes"}, TypeError, "ordered must be a bool, got 'yes' that is a str"),
+            ({"ordered": 1}, TypeError, "ordered must be a bool, got 1 that is an int"),
+            (
+                {"buffersize": ...},
+                TypeError,
+                "map_settled() buffersize must be an int >= 1 or None, "
+                "got Ellipsis that is an ellipsis",
+            ),
             (
                 {"progress": 3},
                 TypeError,
