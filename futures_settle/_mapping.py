@@ -45,8 +45,7 @@ def _check_int(fn: str, name: str, value: object, default: int | None = None) ->
         return default
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(
-            f"{fn}() {name} must be an int >= 1 or None, "
-            f"got {value!r} that is {type_phrase(value)}"
+            f"{fn}() {name} must be an int >= 1 or None, got {value!r} that is {type_phrase(value)}"
         )
     if value < 1:
         raise ValueError(f"{fn}() {name} must be >= 1, got {value}")
