@@ -42,3 +42,33 @@ for _name in __all__:
     if getattr(_obj, "__module__", "").startswith("futures_settle."):
         _obj.__module__ = __name__
 del _name, _obj
+
+_SETTLED_DOC = """Settled[T]: one input's outcome, ``Fulfilled[T] | Rejected``.
+
+What ``wait_settled``, ``as_settled`` and ``map_settled`` give for each input.
+Annotate with it and ``match`` on the two record classes: a type checker
+knows the match is exhaustive. It is a type alias, for annotations only:
+check a record with ``.status``, ``isinstance`` or ``match``.
+
+Example:
+    >>> from futures_settle import Fulfilled, Rejected, Settled
+    >>> def describe(record: Settled[int]) -> str:
+    ...     match record:
+    ...         case Fulfilled(value):
+    ...             return f"{record.index}: {value}"
+    ...         case Rejected(reason):
+    ...             return f"{record.index}: failed with {reason!r}"
+    >>> describe(Fulfilled(42, index=0)), describe(Rejected(KeyError("x"), index=1))
+    ('0: 42', "1: failed with KeyError('x')")
+"""
+__test__ = {"Settled": _SETTLED_DOC}
+
+# Settled is a typing union: without this, help(Settled) shows the
+# documentation of typing.Union. From 3.14 a union is a types.UnionType,
+# which may refuse new attributes: help() then shows typing's text, and
+# editors still show the alias's docstring in _records.
+try:
+    Settled.__doc__ = _SETTLED_DOC
+    Settled.__module__ = __name__
+except (AttributeError, TypeError):  # pragma: no cover - Python 3.14+
+    pass

@@ -1,0 +1,29 @@
+"""The package's public face: what help() shows for the names it exports."""
+
+from __future__ import annotations
+
+import pydoc
+import sys
+
+import pytest
+
+from futures_settle import Fulfilled, Rejected, Settled
+
+
+@pytest.mark.skipif(
+    sys.version_info >= (3, 14), reason="from 3.14 a union is a types.UnionType without a __doc__"
+)
+def test_help_on_settled_shows_our_text() -> None:
+    """help(Settled) documents the alias, not typing.Union."""
+    text = pydoc.render_doc(Settled, renderer=pydoc.plaintext)
+    assert "in module futures_settle" in text
+    assert "Settled[T]: one input's outcome, ``Fulfilled[T] | Rejected``." in text
+    assert "Union[X, Y]" not in text  # the first line of typing.Union's own help
+
+
+def test_settled_alias_unchanged_by_its_documentation() -> None:
+    """Documenting the alias keeps it the same union, with typing's repr."""
+    assert Settled[int] == (Fulfilled[int] | Rejected)
+    assert repr(Settled[int]) == (
+        "typing.Union[futures_settle.Fulfilled[int], futures_settle.Rejected]"
+    )
