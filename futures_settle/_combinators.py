@@ -64,6 +64,11 @@ def wait_all(
     useless (the data for every widget of a dashboard). When partial
     results are fine, use :func:`wait_settled`.
 
+    Don't call it from a task on futures of that task's own pool: once every
+    worker waits so, the work they wait for never starts (a deadlock, or a
+    ``SettleTimeoutError`` with a timeout). Give that work another pool, or
+    submit it from the caller (:func:`map_all` for a big input).
+
     Args:
         fs: An iterable of futures (of any engine with the ``Future``
             methods) and plain values, which count as already fulfilled.
@@ -184,6 +189,11 @@ def wait_settled(
     Choose it when partial failure is acceptable and every outcome must be
     reported: batch uploads, health checks, bulk file reads, an endpoint
     that must always answer.
+
+    Don't call it from a task on futures of that task's own pool: once every
+    worker waits so, the work they wait for never starts (a deadlock, or a
+    ``SettleTimeoutError`` with a timeout). Give that work another pool, or
+    submit it from the caller (:func:`map_all` for a big input).
 
     Args:
         fs: An iterable of futures (of any engine with the ``Future``

@@ -347,7 +347,9 @@ def map_settled(
     stops the others, and with ``chunksize > 1`` one failing item in a
     chunk is one ``Rejected`` record, its neighbours are ``Fulfilled``. At
     the deadline, items in flight are yielded as ``Rejected`` with a
-    :class:`SettleTimeoutError` and no more input is pulled.
+    :class:`SettleTimeoutError` and no more input is pulled: the items never
+    pulled get no record, so ``tqdm(..., total=n)`` ends short of ``n``
+    (the indexes missing from the records are the items that never ran).
 
     Choose it for batches where partial failure is fine: bulk file reads,
     uploads, per-row processing. For a progress bar, wrap it:

@@ -56,6 +56,11 @@ def wait_any(
     Choose it for redundant sources (mirrors, replicas, fallbacks) where
     one good answer is enough.
 
+    Don't call it from a task on futures of that task's own pool: once every
+    worker waits so, the work they wait for never starts (a deadlock, or a
+    ``SettleTimeoutError`` with a timeout). Give that work another pool, or
+    submit it from the caller (:func:`map_all` for a big input).
+
     Args:
         fs: An iterable (or mapping) of futures and plain values. Read once.
         timeout: Seconds for the whole call, or ``None`` to wait forever.
@@ -140,6 +145,11 @@ def wait_first(
     Choose it to race a task against another (a primary and a fallback,
     work and a watchdog future you fail yourself); to bound a wait by
     time, ``timeout`` is simpler.
+
+    Don't call it from a task on futures of that task's own pool: once every
+    worker waits so, the work they wait for never starts (a deadlock, or a
+    ``SettleTimeoutError`` with a timeout). Give that work another pool, or
+    submit it from the caller (:func:`map_all` for a big input).
 
     Args:
         fs: An iterable (or mapping) of futures and plain values. Read once.

@@ -53,6 +53,11 @@ def as_settled(
     Choose it to handle each result as soon as it is ready (progress bars,
     streaming writes) while keeping every failure.
 
+    Don't call it from a task on futures of that task's own pool: once every
+    worker waits so, the work they wait for never starts (a deadlock, or a
+    ``SettleTimeoutError`` with a timeout). Give that work another pool, or
+    submit it from the caller (:func:`map_all` for a big input).
+
     The input is read and checked by the call itself; the waiting starts
     at the first ``next()``, and the deadline counts from the call.
     Closing the iterator early (``break``) releases everything it holds.
