@@ -64,8 +64,8 @@ Example:
 __test__ = {"Settled": _SETTLED_DOC}
 
 # Settled is a typing union: without this, help(Settled) shows the
-# documentation of typing.Union. From 3.14 a union is a types.UnionType,
-# which may refuse new attributes: help() then shows typing's text, and
+# documentation of typing.Union. Python 3.14 made union objects refuse any
+# attribute (python/cpython#132139): there help() shows typing's text, and
 # editors still show the alias's docstring in _records.
 try:
     Settled.__doc__ = _SETTLED_DOC

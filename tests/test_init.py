@@ -11,7 +11,7 @@ from futures_settle import Fulfilled, Rejected, Settled
 
 
 @pytest.mark.skipif(
-    sys.version_info >= (3, 14), reason="from 3.14 a union is a types.UnionType without a __doc__"
+    sys.version_info >= (3, 14), reason="3.14 unions refuse a __doc__ (python/cpython#132139)"
 )
 def test_help_on_settled_shows_our_text() -> None:
     """help(Settled) documents the alias, not typing.Union."""
