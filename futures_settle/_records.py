@@ -20,7 +20,7 @@ def _no_truth(kind: str) -> NoReturn:
     # would keep them silently. Refuse, as trio's Event does.
     raise TypeError(
         f"a {kind} record has no truth value; test its .status "
-        f"(\"fulfilled\" or \"rejected\"), or use isinstance or match"
+        f'("fulfilled" or "rejected"), or use isinstance or match'
     )
 
 

@@ -18,6 +18,7 @@ from concurrent.futures import _base as _cf
 from typing import Any, Final
 
 from ._engines import FAIL, GENERIC, OK, PENDING, Engine, engine_of, read_one
+from ._errors import as_exception
 from ._records import Fulfilled, Rejected
 
 __all__ = [
@@ -205,7 +206,7 @@ def outcome(x: Any, kind: int) -> tuple[int, Any]:
             exc = x._exception
             if exc is None:
                 return OK, x._result
-            return FAIL, exc
+            return FAIL, as_exception(exc)
         if state is _CANCELLED or state is _CANCELLED_AND_NOTIFIED:
             return FAIL, CancelledError()
         return PENDING, None
@@ -337,7 +338,7 @@ def scan_values(
             continue
         append(None)
         if failure is None:
-            failure, failure_at = (x, exc), i
+            failure, failure_at = (x, as_exception(exc)), i
     if deferred:
         for i, (code, payload) in zip(
             deferred, read_many([items[i] for i in deferred], settled=True), strict=True
@@ -367,7 +368,7 @@ def scan_records(
                 if exc is None:
                     append(Fulfilled(x._result, i if keys is None else keys[i]))
                 else:
-                    append(Rejected(exc, i if keys is None else keys[i]))
+                    append(Rejected(as_exception(exc), i if keys is None else keys[i]))
                 continue
             if state is _CANCELLED or state is _CANCELLED_AND_NOTIFIED:
                 append(Rejected(CancelledError(), i if keys is None else keys[i]))
