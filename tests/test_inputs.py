@@ -5,13 +5,21 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from fractions import Fraction
 from typing import Any
 
 import pytest
 
-from futures_settle import as_settled, wait_all, wait_any, wait_first, wait_settled
+from futures_settle import (
+    as_settled,
+    map_all,
+    map_settled,
+    wait_all,
+    wait_any,
+    wait_first,
+    wait_settled,
+)
 
 FUNCTIONS: list[Callable[..., Any]] = [wait_all, wait_settled, wait_any, wait_first, as_settled]
 names = pytest.mark.parametrize("fn", FUNCTIONS, ids=lambda f: f.__name__)
@@ -146,3 +154,78 @@ def test_iterator_error_propagates() -> None:
 
     with pytest.raises(RuntimeError, match="^input broke$"):
         wait_all(gen())
+
+
+class Poisoned:
+    """An iterable whose ``__iter__`` (or ``__next__``) raises a TypeError of its own."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.error = TypeError(f"poisoned {where}")
+
+    def __iter__(self) -> Poisoned:
+        if self.where == "__iter__":
+            raise self.error
+        return self
+
+    def __next__(self) -> Any:
+        raise self.error
+
+
+class OldSequence:
+    """Iterable through the old __getitem__ protocol only."""
+
+    def __getitem__(self, i: int) -> int:
+        if i >= 2:
+            raise IndexError(i)
+        return i
+
+
+class IterDisabled(OldSequence):
+    """``__iter__ = None`` says: not iterable, even with __getitem__."""
+
+    __iter__ = None  # type: ignore[assignment]
+
+
+@names
+@pytest.mark.parametrize("where", ["__iter__", "__next__"])
+def test_iterables_own_type_error_propagates(fn: Callable[..., Any], where: str) -> None:
+    """A TypeError raised by the iterable itself comes out, the very object (test262's poisoned
+    iterators), not replaced by "expected an iterable"."""
+    bad = Poisoned(where)
+    with pytest.raises(TypeError) as info:
+        fn(bad)
+    assert info.value is bad.error
+
+
+@names
+def test_old_sequence_protocol_and_disabled_iter(fn: Callable[..., Any]) -> None:
+    """__getitem__ alone is iterable, as for iter(); __iter__ = None is not."""
+    got = fn(OldSequence())
+    if fn in (wait_any, wait_first):
+        assert got == 0
+    else:
+        assert [getattr(r, "value", r) for r in got] == [0, 1]
+    with pytest.raises(
+        TypeError, match=f"^{fn.__name__}\\(\\) expected an iterable of futures, got IterDisabled$"
+    ):
+        fn(IterDisabled())
+
+
+@pytest.mark.parametrize("fn", [map_all, map_settled], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("where", ["__iter__", "__next__"])
+def test_maps_let_an_iterables_own_type_error_propagate(fn: Callable[..., Any], where: str) -> None:
+    """The maps' argument check refuses non-iterables, never an iterable's own TypeError."""
+    bad = Poisoned(where)
+    pool = ThreadPoolExecutor(1)
+    try:
+        with pytest.raises(TypeError) as info:
+            list(fn(str, [1], bad, executor=pool))
+        assert info.value is bad.error
+        with pytest.raises(
+            TypeError, match=f"^{fn.__name__}\\(\\) expected iterables of arguments, got object$"
+        ):
+            fn(str, object(), executor=pool)
+        assert list(fn(str, OldSequence(), executor=pool)) != []
+    finally:
+        pool.shutdown()
