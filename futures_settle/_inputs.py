@@ -8,6 +8,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from ._kinds import close_unstarted
 from ._state import looks_like_future
 
 __all__ = ["check_flag", "deadline_of", "materialize", "need_inputs", "not_iterable"]
@@ -65,6 +66,7 @@ def materialize(fs: object, fn: str) -> tuple[list[Any] | tuple[Any, ...], list[
         pairs = list(fs.items())
         return [v for _, v in pairs], [k for k, _ in pairs]
     if not_iterable(fs):
+        close_unstarted((fs,))  # wait_all(main()): the coroutine would also warn, unawaited
         raise TypeError(f"{fn}() expected an iterable of futures, got {t.__name__}")
     return list(fs), None  # type: ignore[call-overload]
 
