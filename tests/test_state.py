@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
+from unittest.mock import Mock
 
 import pytest
 
 from futures_settle import (
     Rejected,
+    _kinds,
     _state,
     as_settled,
     map_all,
@@ -196,3 +198,64 @@ def test_maps_read_exception_classes_as_instances(chunksize: int) -> None:
     assert [type(r.reason) for r in records] == [LookupError] * 3  # type: ignore[union-attr]
     with pytest.raises(LookupError):
         list(map_all(str, range(3), executor=ClassFailingExecutor(), chunksize=chunksize))
+
+
+def _calls() -> list[Callable[[list[Any]], Any]]:
+    return [
+        lambda fs: wait_first(fs, timeout=5),
+        lambda fs: wait_any(fs, timeout=5),
+        lambda fs: list(as_settled(fs, timeout=5)),
+        lambda fs: wait_settled(fs, timeout=5),
+        lambda fs: wait_all(fs, timeout=5),
+    ]
+
+
+CALL_IDS = ["wait_first", "wait_any", "as_settled", "wait_settled", "wait_all"]
+
+
+def _settled_when_registered() -> list[Any]:
+    """Two pending inputs that settle when a call registers on the second (no sleep)."""
+    late: Future[Any] = Future()
+
+    def settle() -> None:
+        late.set_result("late")
+        announcing.set_result("announcing")
+
+    announcing = Announcing(settle)
+    return [late, announcing]
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("call", _calls(), ids=CALL_IDS)
+def test_more_types_than_the_kind_cache_holds(call: Callable[[list[Any]], Any]) -> None:
+    """5,000 Mocks (a class each) in one input: the per-type cache overflows mid-call."""
+    late, announcing = _settled_when_registered()
+    call([late, *(Mock() for _ in range(5000)), announcing])
+    assert len(_state._KINDS) <= _kinds.MAX_TYPES
+
+
+class Churning(DuckFuture):
+    """Runs another call over 5,000 new types whenever asked done(): a busy program."""
+
+    def done(self) -> bool:
+        wait_settled([Mock() for _ in range(5000)])
+        return super().done()
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("call", _calls(), ids=CALL_IDS)
+def test_kind_cache_churned_by_another_call_meanwhile(call: Callable[[list[Any]], Any]) -> None:
+    """Another call fills the cache while this one is between checking and reading its input."""
+    churning = Churning()
+    churning.set_result(1)
+    late, announcing = _settled_when_registered()
+    call([late, churning, announcing])
+
+
+def test_kind_cache_is_bounded_and_keeps_what_it_had() -> None:
+    """A flood of new types churns one place: the types already cached stay cached."""
+    _state.kind_of(Future(), "f", 0)
+    for _ in range(2 * _kinds.MAX_TYPES):
+        _state.kind_of(Mock(), "f", 0)
+    assert len(_state._KINDS) <= _kinds.MAX_TYPES
+    assert _state._KINDS.get(Future) == _state.FAST
