@@ -66,7 +66,8 @@ def wait_any(
         ValueError: ``fs`` is empty (JavaScript's ``Promise.any([])``
             rejects too), or ``timeout`` is NaN.
         TypeError: ``fs`` is not an iterable of futures, contains asyncio
-            futures, or ``timeout``/``cancel_pending`` have the wrong type.
+            futures or coroutines, or ``timeout``/``cancel_pending`` have
+            the wrong type.
 
     Example:
         >>> from concurrent.futures import Future
@@ -149,7 +150,8 @@ def wait_first(
         ValueError: ``fs`` is empty (JavaScript's ``Promise.race([])``
             waits forever: this refuses), or ``timeout`` is NaN.
         TypeError: ``fs`` is not an iterable of futures, contains asyncio
-            futures, or ``timeout``/``cancel_pending`` have the wrong type.
+            futures or coroutines, or ``timeout``/``cancel_pending`` have
+            the wrong type.
 
     Example:
         >>> from concurrent.futures import Future

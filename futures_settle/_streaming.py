@@ -48,9 +48,11 @@ def as_settled(
     Choose it to handle each result as soon as it is ready (progress bars,
     streaming writes) while keeping every failure.
 
-    The input is read and checked by the call itself; the waiting starts
-    at the first ``next()``, and the deadline counts from the call.
-    Closing the iterator early (``break``) releases everything it holds.
+    The input is read and checked by the call itself; outcomes are read
+    and the waiting starts at the first ``next()``, and the deadline counts
+    from the call. Once a record is yielded the iterator keeps no reference
+    to it, its value or its future. Closing the iterator early (``break``)
+    releases everything it holds.
 
     Args:
         fs: An iterable (or mapping) of futures and plain values. Read once.
@@ -61,7 +63,8 @@ def as_settled(
 
     Raises:
         TypeError: ``fs`` is not an iterable of futures, contains asyncio
-            futures, or ``timeout`` has the wrong type.
+            futures, coroutines or other awaitables, or ``timeout`` has the
+            wrong type.
         ValueError: ``timeout`` is NaN.
 
     Example:
