@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Generator, Iterable, Iterator, Mapping
 from concurrent.futures import Future
 from typing import Any, Final, TypeVar, overload
 
 from ._core import STREAM, Waiter, register
+from ._engines import read_one
 from ._errors import input_timeout
 from ._inputs import deadline_of, materialize
 from ._records import Fulfilled, Rejected
@@ -110,6 +112,23 @@ def _read_into(
         outcomes[position] = result
 
 
+def _wait_out(x: Any, deadline: float | None) -> tuple[int, Any]:
+    """Read an input that notified before ``done()`` turned true (an engine's race).
+
+    Its engine said it settled and will say so through ``done()`` in a
+    moment: wait for that through the future's own ``exception()``, within
+    the deadline, then read it. ``PENDING`` when the deadline came first.
+    """
+    left = None if deadline is None else max(0.0, deadline - time.monotonic())
+    try:
+        x.exception(left)
+    except TimeoutError:
+        return PENDING, None
+    except Exception:  # cancelled, or the engine's own error: read_one() records it
+        pass
+    return read_one(x)
+
+
 def _as_settled(
     items: list[Any],
     kinds: bytearray,
@@ -133,6 +152,11 @@ def _as_settled(
             left.difference_update(positions)
             _read_into(outcomes, items, kinds, positions)
             for position in positions:
+                if outcomes[position][0] == PENDING:  # its callbacks came before done()
+                    outcomes[position] = _wait_out(items[position], deadline)
+                    if outcomes[position][0] == PENDING:  # the deadline came first
+                        left.add(position)
+                        continue
                 yield _pop(items, outcomes, keys, position)
             if not notified:
                 unfinished = len(left)

@@ -623,3 +623,57 @@ def test_as_settled_forgets_an_input_it_gave_up_on() -> None:
         assert list(it) == []
     finally:
         gc.enable()
+
+
+class EarlyCallbacks:
+    """An engine's future that runs its done-callbacks before done() turns true (a race)."""
+
+    def __init__(self) -> None:
+        self._inner: Future[Any] = Future()
+        self._callbacks: list[Callable[[Any], object]] = []
+        self.asked = threading.Event()  # set when exception() is called
+
+    def add_done_callback(self, fn: Callable[[Any], object]) -> None:
+        self._callbacks.append(fn)
+
+    def fire(self) -> None:
+        for fn in self._callbacks:
+            fn(self)
+
+    def done(self) -> bool:
+        return self._inner.done()
+
+    def result(self, timeout: float | None = None) -> Any:
+        return self._inner.result(timeout)
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        self.asked.set()
+        return self._inner.exception(timeout)
+
+    def cancel(self) -> bool:  # pragma: no cover - not used here
+        return self._inner.cancel()
+
+
+@pytest.mark.timeout(10)
+def test_as_settled_waits_out_callbacks_that_come_before_done(on_wait: Any) -> None:
+    """A notification that comes before done() turns true is never read as a record of
+    nothing: the iterator waits for the engine, through its exception(), for the outcome."""
+    f = EarlyCallbacks()
+
+    def engine() -> None:
+        f.fire()
+        assert f.asked.wait(5)  # the iterator is waiting for done() through exception()
+        f._inner.set_result("late")
+
+    on_wait(engine)
+    assert list(as_settled([f, "now"], timeout=5)) == [Fulfilled("now", 1), Fulfilled("late", 0)]
+
+
+@pytest.mark.timeout(10)
+def test_as_settled_early_callbacks_still_bounded_by_the_deadline(on_wait: Any) -> None:
+    """An engine that notifies and never settles gets a timeout record at the deadline."""
+    f = EarlyCallbacks()
+    on_wait(f.fire)
+    (record,) = as_settled([f], timeout=0.05)
+    assert isinstance(record, Rejected)
+    assert isinstance(record.reason, SettleTimeoutError)
