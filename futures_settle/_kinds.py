@@ -82,7 +82,7 @@ def remember(cache: dict[type, Any], t: type, value: Any) -> None:
     and no reader ever finds the cache emptied under it. Readers never
     index a cache either: on a miss they work the answer out again.
     """
-    if len(cache) >= MAX_TYPES:
+    while len(cache) >= MAX_TYPES:  # a loop: threads inserting at once may overshoot
         cache.popitem()
     cache[t] = value
 

@@ -250,12 +250,3 @@ def test_kind_cache_churned_by_another_call_meanwhile(call: Callable[[list[Any]]
     churning.set_result(1)
     late, announcing = _settled_when_registered()
     call([late, churning, announcing])
-
-
-def test_kind_cache_is_bounded_and_keeps_what_it_had() -> None:
-    """A flood of new types churns one place: the types already cached stay cached."""
-    _state.kind_of(Future(), "f", 0)
-    for _ in range(2 * _kinds.MAX_TYPES):
-        _state.kind_of(Mock(), "f", 0)
-    assert len(_state._KINDS) <= _kinds.MAX_TYPES
-    assert _state._KINDS.get(Future) == _state.FAST
