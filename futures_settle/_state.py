@@ -1,4 +1,4 @@
-"""Reading futures: what kind an input is, and whether and how it settled.
+"""Reading futures: what kind an input is (told by ``_kinds``, cached here), and how it settled.
 
 This is the one module that reads the private state of
 ``concurrent.futures.Future`` (``_state``, ``_result``, ``_exception``).
