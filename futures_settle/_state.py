@@ -17,7 +17,7 @@ from concurrent.futures import CancelledError, Future
 from concurrent.futures import _base as _cf
 from typing import Any
 
-from ._engines import FAIL, OK, PENDING, Engine, engine_of, read_one
+from ._engines import FAIL, OK, PENDING, Engine, engine_of
 from ._errors import as_exception
 from ._kinds import AWAITABLE, DUCK, FAST, PLAIN, compute_kind, refuse, remember
 from ._records import Fulfilled, Rejected
@@ -189,8 +189,8 @@ def outcome(x: Any, kind: int) -> tuple[int, Any]:
         return PENDING, None
     if kind == PLAIN:
         return OK, x
-    if x.done():
-        return read_one(x)
+    if x.done():  # through its engine: one round trip for dask, not exception() then result()
+        return _engine(type(x)).read_many((x,))[0]
     return PENDING, None
 
 

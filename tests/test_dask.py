@@ -250,6 +250,7 @@ def test_wait_first_reads_only_the_first(client: Any, reads: list[tuple[str, Any
     fs = _finished(client, tasks.identity, list(range(5)))
     assert wait_first(fs, timeout=30) == 0
     assert _fetched(reads) == [fs[0].key]
+    assert {key for _, key in reads} == {fs[0].key}
 
 
 def test_wait_any_reads_only_the_winner(client: Any, reads: list[tuple[str, Any]]) -> None:
