@@ -88,8 +88,8 @@ def wait_all(
         SettleTimeoutError: A ``TimeoutError``, when ``timeout`` passed
             first; it says how many inputs were unfinished.
         TypeError: ``fs`` is not an iterable of futures (``None``, a
-            number, a string, a bare future), contains asyncio futures,
-            or ``timeout``/``cancel_pending`` have the wrong type.
+            number, a string, a bare future), contains asyncio futures or
+            coroutines, or ``timeout``/``cancel_pending`` have the wrong type.
         ValueError: ``timeout`` is NaN.
 
     Example:
@@ -208,8 +208,8 @@ def wait_settled(
 
     Raises:
         TypeError: ``fs`` is not an iterable of futures (``None``, a
-            number, a string, a bare future), contains asyncio futures,
-            or ``timeout``/``cancel_pending`` have the wrong type.
+            number, a string, a bare future), contains asyncio futures or
+            coroutines, or ``timeout``/``cancel_pending`` have the wrong type.
         ValueError: ``timeout`` is NaN.
 
     Example:

@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError
 from typing import Any, Final
 
+from ._errors import as_exception
+
 __all__ = ["GENERIC", "Engine", "engine_of", "read_one"]
 
 PENDING: Final = 0
@@ -31,7 +33,7 @@ def read_one(f: Any) -> tuple[int, Any]:
     except Exception as error:  # an engine that cannot report: record, never lose
         return FAIL, error
     if exc is not None:
-        return FAIL, exc
+        return FAIL, as_exception(exc)  # an exception class: result() raises an instance
     try:
         return OK, f.result()
     except BaseException as error:  # pragma: no cover - an engine contradicting itself

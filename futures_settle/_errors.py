@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import NoReturn
 
-__all__ = ["SettleTimeoutError", "call_timeout", "input_timeout", "reraise"]
+__all__ = ["SettleTimeoutError", "as_exception", "call_timeout", "input_timeout", "reraise"]
 
 
 class SettleTimeoutError(TimeoutError):
@@ -137,3 +137,22 @@ def reraise(exc: BaseException, source: object) -> NoReturn:
 
 
 _RERAISE_CODE = reraise.__code__
+
+
+def as_exception(stored: object) -> BaseException:
+    """The exception that ``raise stored`` raises: what ``Future.result()`` gives.
+
+    ``Future.set_exception()`` accepts an exception class as well as an
+    instance, and ``result()`` raises it, which instantiates the class (a
+    new instance each time). Anything else stored there makes ``raise``
+    fail with ``TypeError``. Records and re-raises need the instance.
+    """
+    if isinstance(stored, BaseException):
+        return stored
+    try:
+        raise stored  # type: ignore[misc]
+    except BaseException as error:
+        # A fresh exception: its traceback is only this frame and its
+        # context whatever our caller was handling, of no use to anyone.
+        error.__context__ = None
+        return error.with_traceback(None)

@@ -8,9 +8,10 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from ._kinds import close_unstarted
 from ._state import looks_like_future
 
-__all__ = ["check_flag", "deadline_of", "materialize", "need_inputs", "type_phrase"]
+__all__ = ["check_flag", "deadline_of", "materialize", "need_inputs", "not_iterable", "type_phrase"]
 
 _NOT_ITERABLE_INPUTS = (str, bytes, bytearray, memoryview)
 
@@ -52,7 +53,8 @@ def materialize(fs: object, fn: str) -> tuple[list[Any] | tuple[Any, ...], list[
 
     Lists and tuples are used as they are, not copied (a call reads a list
     again by position while it waits: changing it meanwhile is a race), other
-    iterables are read into a list (their own errors propagate). A mapping
+    iterables are read into a list (their own errors propagate, ``TypeError``
+    included: the very object, not one of ours). A mapping
     gives its values, with its keys in the same order. ``None``, non-iterables, strings and bytes (a
     string of futures is always a mistake) and a bare future are refused.
     """
@@ -69,11 +71,29 @@ def materialize(fs: object, fn: str) -> tuple[list[Any] | tuple[Any, ...], list[
     if isinstance(fs, Mapping):
         pairs = list(fs.items())
         return [v for _, v in pairs], [k for k, _ in pairs]
-    try:
-        iterator = iter(fs)  # type: ignore[call-overload]
-    except TypeError:
-        raise TypeError(f"{fn}() expected an iterable of futures, got {t.__name__}") from None
-    return list(iterator), None
+    if not_iterable(fs):
+        close_unstarted((fs,))  # wait_all(main()): the coroutine would also warn, unawaited
+        raise TypeError(f"{fn}() expected an iterable of futures, got {t.__name__}")
+    return list(fs), None  # type: ignore[call-overload]
+
+
+_MISSING = object()
+
+
+def not_iterable(x: object) -> bool:
+    """Whether ``iter(x)`` cannot work at all, told without calling it.
+
+    ``iter()`` raises ``TypeError`` both for an object that is no iterable
+    and from inside an ``__iter__`` that fails: catching it would replace
+    the iterable's own error with ours. So look at the type as ``iter()``
+    does (``__iter__``, which ``None`` disables, or the old ``__getitem__``
+    protocol) and let ``iter()`` itself raise whatever it raises.
+    """
+    t = type(x)
+    method = getattr(t, "__iter__", _MISSING)
+    if method is _MISSING:
+        return getattr(t, "__getitem__", None) is None
+    return method is None
 
 
 def need_inputs(fn: str, items: object) -> None:

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from ._core import STREAM, Waiter, watch
 from ._errors import SettleTimeoutError, reraise
-from ._inputs import check_flag, deadline_of, type_phrase
+from ._inputs import check_flag, deadline_of, not_iterable, type_phrase
 from ._records import Fulfilled, Rejected
 from ._state import OK, read
 
@@ -88,13 +88,9 @@ def _check(
         size = _default_buffersize(executor, chunk)  # type: ignore[arg-type]
     iterators = []
     for it in iterables:
-        refused = isinstance(it, (str, bytes, bytearray)) or it is None
-        try:
-            iterators.append(iter(it))
-        except TypeError:
-            refused = True
-        if refused:
+        if isinstance(it, (str, bytes, bytearray)) or it is None or not_iterable(it):
             raise TypeError(f"{name}() expected iterables of arguments, got {type(it).__name__}")
+        iterators.append(iter(it))  # an iterable's own errors propagate, TypeError included
     return deadline, size, chunk, iterators
 
 

@@ -10,13 +10,7 @@ from ._core import ANY, FIRST, give_up, wait_pending
 from ._core import cancel_pending as _cancel
 from ._errors import reraise
 from ._inputs import check_flag, deadline_of, materialize, need_inputs
-from ._state import (
-    OK,
-    PENDING,
-    read,
-    read_pending,
-    scan_outcomes,
-)
+from ._state import OK, check, read, read_all, scan_first
 
 T = TypeVar("T")
 
@@ -77,7 +71,8 @@ def wait_any(
         ValueError: ``fs`` is empty (JavaScript's ``Promise.any([])``
             rejects too), or ``timeout`` is NaN.
         TypeError: ``fs`` is not an iterable of futures, contains asyncio
-            futures, or ``timeout``/``cancel_pending`` have the wrong type.
+            futures or coroutines, or ``timeout``/``cancel_pending`` have
+            the wrong type.
 
     Example:
         >>> from concurrent.futures import Future
@@ -90,12 +85,12 @@ def wait_any(
     check_flag("cancel_pending", cancel_pending)
     items, keys = materialize(fs, "wait_any")
     need_inputs("wait_any", items)
-    outcomes, pending = scan_outcomes(items, "wait_any", keys)
-    for code, payload in outcomes:
-        if code == OK:
-            if cancel_pending:
-                _cancel(pending)
-            return payload
+    kinds = check(items, "wait_any", keys)
+    first, pending = scan_first(items, kinds, fulfilled=True)  # reads only the winner
+    if first is not None:
+        if cancel_pending:
+            _cancel(pending)
+        return first[2]
     if pending:
         notified, trigger = wait_pending(ANY, pending, deadline)
         if not notified:
@@ -104,9 +99,7 @@ def wait_any(
             if cancel_pending:
                 _cancel(pending)
             return read(trigger[0])[1]
-        late = read_pending(pending)
-        for position, result in zip(pending.positions, late, strict=True):
-            outcomes[position] = result
+    outcomes, _ = read_all(items, kinds)  # every input failed: read them all, for the group
     for code, payload in outcomes:
         if code == OK:  # one the hub could not see succeed (an engine's race)
             return payload
@@ -167,7 +160,8 @@ def wait_first(
         ValueError: ``fs`` is empty (JavaScript's ``Promise.race([])``
             waits forever: this refuses), or ``timeout`` is NaN.
         TypeError: ``fs`` is not an iterable of futures, contains asyncio
-            futures, or ``timeout``/``cancel_pending`` have the wrong type.
+            futures or coroutines, or ``timeout``/``cancel_pending`` have
+            the wrong type.
 
     Example:
         >>> from concurrent.futures import Future
@@ -179,12 +173,8 @@ def wait_first(
     check_flag("cancel_pending", cancel_pending)
     items, keys = materialize(fs, "wait_first")
     need_inputs("wait_first", items)
-    outcomes, pending = scan_outcomes(items, "wait_first", keys)
-    first: Any = None
-    for position, (code, payload) in enumerate(outcomes):
-        if code != PENDING:
-            first = (items[position], code, payload)
-            break
+    kinds = check(items, "wait_first", keys)
+    first, pending = scan_first(items, kinds, fulfilled=False)  # reads only the first
     if first is None:
         notified, trigger = wait_pending(FIRST, pending, deadline)
         if not notified:
@@ -194,7 +184,7 @@ def wait_first(
     if cancel_pending:
         _cancel(pending)
     fut, code, payload = first
-    del first, outcomes, pending, items, fs
+    del first, pending, items, fs
     if code == OK:
         return payload
     try:

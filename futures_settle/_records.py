@@ -15,14 +15,24 @@ def _refuse(kind: str, verb: str, name: str) -> NoReturn:
     raise AttributeError(f"{kind} records are immutable, cannot {verb} {name!r}")
 
 
+def _no_truth(kind: str) -> NoReturn:
+    # Every record would be true, failures included: ``[r for r in rs if r]``
+    # would keep them silently. Refuse, as trio's Event does.
+    raise TypeError(
+        f"a {kind} record has no truth value; test its .status "
+        f'("fulfilled" or "rejected"), or use isinstance or match'
+    )
+
+
 @final
 class Fulfilled(Generic[T]):
     """An input that settled with a value: JavaScript's ``{status: 'fulfilled', value}``.
 
     Records are immutable, compare equal when type, value and index are
     equal, and hash like a tuple of them (so only when the value is
-    hashable). They have no truthiness of their own: check ``.status``,
-    ``isinstance`` or ``match``.
+    hashable). They have no truth value: ``bool(record)`` raises
+    ``TypeError`` (every record would be true, failures included); check
+    ``.status``, ``isinstance`` or ``match``.
 
     Attributes:
         value: What the future returned (or the plain value given as input).
@@ -46,7 +56,9 @@ class Fulfilled(Generic[T]):
     def __init__(self, value: T, index: Any = None) -> None:
         # Plain slot writes: records are made by the million, and this is
         # the cheapest construction Python offers. The public names are
-        # read-only properties.
+        # read-only properties. (A class-level __setattr__ that refuses,
+        # with slots written through their descriptors, reads faster but
+        # builds about 50% slower: measured, 290 ns against 185 ns.)
         self._value = value
         self._index = index
 
@@ -96,6 +108,9 @@ class Fulfilled(Generic[T]):
     def __hash__(self) -> int:
         return hash((Fulfilled, self._value, self._index))
 
+    def __bool__(self) -> NoReturn:
+        _no_truth("Fulfilled")
+
     def __reduce__(self) -> tuple[object, ...]:
         return (Fulfilled, (self._value, self._index))
 
@@ -108,7 +123,14 @@ class Rejected:
     (a ``concurrent.futures.CancelledError`` for a cancelled future, a
     ``SettleTimeoutError`` for an input still pending at a deadline). It
     may be a ``BaseException`` such as ``KeyboardInterrupt`` raised inside
-    a task.
+    a task. A future failed with an exception *class*
+    (``f.set_exception(ValueError)``) gives a new instance of it each time
+    a call reads it, as ``Future.result()`` raises one.
+
+    Two records are equal when they hold the very same exception object at
+    the same index: exceptions compare by identity, so a ``Rejected`` made
+    from an equal-looking ``ValueError("x")`` is not equal. Hash and truth
+    value as for :class:`Fulfilled`.
 
     Attributes:
         reason: The exception.
@@ -195,6 +217,9 @@ class Rejected:
 
     def __hash__(self) -> int:
         return hash((Rejected, id(self._reason), self._index))
+
+    def __bool__(self) -> NoReturn:
+        _no_truth("Rejected")
 
     def __reduce__(self) -> tuple[object, ...]:
         return (Rejected, (self._reason, self._index))

@@ -1,4 +1,4 @@
-"""Reading futures: what kind an input is, and whether and how it settled.
+"""Reading futures: what kind an input is (told by ``_kinds``, cached here), and how it settled.
 
 This is the one module that reads the private state of
 ``concurrent.futures.Future`` (``_state``, ``_result``, ``_exception``).
@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import sys
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import CancelledError, Future
 from concurrent.futures import _base as _cf
-from typing import Any, Final
+from typing import Any
 
-from ._engines import FAIL, GENERIC, OK, PENDING, Engine, engine_of, read_one
+from ._engines import FAIL, OK, PENDING, Engine, engine_of
+from ._errors import as_exception
+from ._kinds import AWAITABLE, DUCK, FAST, PLAIN, compute_kind, refuse, remember
 from ._records import Fulfilled, Rejected
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "PLAIN",
     "Pending",
     "cheap_failed",
+    "check",
     "done_callbacks",
     "failed_of",
     "fast_failed",
@@ -38,39 +41,21 @@ __all__ = [
     "looks_like_future",
     "outcome",
     "read",
+    "read_all",
+    "read_kinds",
     "read_many",
     "read_pending",
-    "scan_outcomes",
+    "scan_first",
     "scan_records",
     "scan_values",
 ]
 
-# Kinds of input. Non-zero so that ``_KINDS.get(t) or ...`` works.
-PLAIN: Final = 1
-FAST: Final = 2
-DUCK: Final = 3
-_ASYNCIO: Final = 4
-_INCOMPLETE: Final = 5
-
-# Outcomes of ``outcome()``: PENDING, OK and FAIL, from ._engines.
+# Kinds of input (PLAIN, FAST, DUCK, from ._kinds) and outcomes of
+# ``outcome()`` (PENDING, OK, FAIL, from ._engines).
 
 _FINISHED = _cf.FINISHED
 _CANCELLED = _cf.CANCELLED
 _CANCELLED_AND_NOTIFIED = _cf.CANCELLED_AND_NOTIFIED
-
-# Methods a Future subclass must inherit unchanged to be read directly.
-_FAST_METHODS = (
-    "done",
-    "cancelled",
-    "result",
-    "exception",
-    "cancel",
-    "set_result",
-    "set_exception",
-    "add_done_callback",
-    "set_running_or_notify_cancel",
-)
-_DUCK_METHODS = ("done", "result", "exception")
 
 
 class Pending:
@@ -141,60 +126,53 @@ FAST_PATH: bool = _probe()
 
 _KINDS: dict[type, int] = {}
 _ENGINES: dict[type, Engine] = {}
-_MAX_KINDS = 4096
-
-
-def _compute_kind(t: type) -> int:
-    if issubclass(t, Future):
-        if FAST_PATH and all(getattr(t, m) is getattr(Future, m) for m in _FAST_METHODS):
-            return FAST
-        return DUCK
-    if hasattr(t, "_asyncio_future_blocking"):
-        return _ASYNCIO
-    if callable(getattr(t, "add_done_callback", None)):
-        if all(callable(getattr(t, m, None)) for m in _DUCK_METHODS):
-            return DUCK
-        return _INCOMPLETE
-    return PLAIN
 
 
 def _kind(t: type) -> int:
     kind = _KINDS.get(t)
     if kind is None:
-        kind = _compute_kind(t)
+        kind = compute_kind(t)
+        if kind == FAST and not FAST_PATH:
+            kind = DUCK
         # Only kinds we can wait on are cached: scans skip ``kind_of()``
         # (and its errors) for any type found in the cache.
         if kind <= DUCK:
-            if len(_KINDS) >= _MAX_KINDS:
-                _KINDS.clear()
-                _ENGINES.clear()
-            if kind == DUCK:
-                _ENGINES[t] = engine_of(t)
-            _KINDS[t] = kind
+            remember(_KINDS, t, kind)
     return kind
+
+
+def _engine(t: type) -> Engine:
+    engine = _ENGINES.get(t)
+    if engine is None:
+        engine = engine_of(t)
+        remember(_ENGINES, t, engine)
+    return engine
 
 
 def looks_like_future(x: object) -> bool:
     """Whether ``x`` is a future of any engine (asyncio's included)."""
-    return _kind(type(x)) != PLAIN
+    return _kind(type(x)) not in (PLAIN, AWAITABLE)
 
 
-def kind_of(x: object, fn: str, index: object) -> int:
-    """Return the kind of input ``x``; raise TypeError for futures we cannot wait on."""
-    t = type(x)
-    kind = _kind(t)
-    if kind == _ASYNCIO:
-        raise TypeError(
-            f"{fn}() cannot wait on asyncio futures in a blocking call, "
-            f"input {index!r} is {t.__name__}; use asyncio.gather() in async code"
-        )
-    if kind == _INCOMPLETE:
-        missing = ", ".join(f"{m}()" for m in _DUCK_METHODS if not callable(getattr(t, m, None)))
-        raise TypeError(
-            f"{fn}() expected futures with add_done_callback(), done(), result() and "
-            f"exception(), input {index!r} is {t.__name__} without {missing}"
-        )
+def kind_of(x: object, fn: str, index: object, items: Iterable[object] = ()) -> int:
+    """Return the kind of input ``x``; raise TypeError for inputs we cannot wait on.
+
+    ``items`` is the whole input, whose coroutines a refusal closes.
+    """
+    kind = _kind(type(x))
+    if kind > DUCK:
+        refuse(kind, x, fn, index, items or (x,))
     return kind
+
+
+def check(items: Sequence[Any], fn: str, keys: Sequence[Any] | None) -> bytearray:
+    """The kind of every input, refusing what cannot be waited on; reads no outcome."""
+    kinds = bytearray()
+    add = kinds.append
+    cache = _KINDS
+    for i, x in enumerate(items):
+        add(cache.get(type(x)) or kind_of(x, fn, i if keys is None else keys[i], items))
+    return kinds
 
 
 def outcome(x: Any, kind: int) -> tuple[int, Any]:
@@ -205,14 +183,14 @@ def outcome(x: Any, kind: int) -> tuple[int, Any]:
             exc = x._exception
             if exc is None:
                 return OK, x._result
-            return FAIL, exc
+            return FAIL, as_exception(exc)
         if state is _CANCELLED or state is _CANCELLED_AND_NOTIFIED:
             return FAIL, CancelledError()
         return PENDING, None
     if kind == PLAIN:
         return OK, x
-    if x.done():
-        return read_one(x)
+    if x.done():  # through its engine: one round trip for dask, not exception() then result()
+        return _engine(type(x)).read_many((x,))[0]
     return PENDING, None
 
 
@@ -232,16 +210,16 @@ def failed_of(x: Any) -> bool:
     kind = _kind(type(x))
     if kind == FAST:
         return fast_failed(x)
-    check = _ENGINES.get(type(x), GENERIC).failed
-    if check is not None:
-        return check(x)
+    failed = _engine(type(x)).failed
+    if failed is not None:
+        return failed(x)
     return outcome(x, kind)[0] != OK
 
 
 def cheap_failed(x: Any) -> bool | None:
     """``failed_of()`` when the engine tells it without a round trip, else ``None``."""
-    check = _ENGINES.get(type(x), GENERIC).failed
-    return None if check is None else check(x)
+    failed = _engine(type(x)).failed
+    return None if failed is None else failed(x)
 
 
 def read_many(futures: Sequence[Any], settled: bool = False) -> list[tuple[int, Any]]:
@@ -250,6 +228,11 @@ def read_many(futures: Sequence[Any], settled: bool = False) -> list[tuple[int, 
     ``settled`` says the caller already saw every future done (no need to ask again).
     """
     return _read(futures, [_kind(type(x)) for x in futures], settled)
+
+
+def read_kinds(futures: Sequence[Any], kinds: Sequence[int]) -> list[tuple[int, Any]]:
+    """``read_many`` of inputs whose kinds are already known."""
+    return _read(futures, kinds, False)
 
 
 def read_pending(pending: Pending) -> list[tuple[int, Any]]:
@@ -270,7 +253,7 @@ def _read(futures: Sequence[Any], kinds: Sequence[int], settled: bool) -> list[t
         else:
             out.append(outcome(x, kind))
     for t, positions in batches.items():
-        results = _ENGINES.get(t, GENERIC).read_many([futures[k] for k in positions])
+        results = _engine(t).read_many([futures[k] for k in positions])
         for k, result in zip(positions, results, strict=True):
             out[k] = result
     return out
@@ -309,7 +292,7 @@ def scan_values(
     deferred: list[int] = []  # settled futures of other engines, read in one batch
     kinds = _KINDS
     for i, x in enumerate(items):
-        kind = kinds.get(type(x)) or kind_of(x, fn, i)
+        kind = kinds.get(type(x)) or kind_of(x, fn, i, items)
         if kind == FAST:
             state = x._state
             if state is _FINISHED:
@@ -337,7 +320,7 @@ def scan_values(
             continue
         append(None)
         if failure is None:
-            failure, failure_at = (x, exc), i
+            failure, failure_at = (x, as_exception(exc)), i
     if deferred:
         for i, (code, payload) in zip(
             deferred, read_many([items[i] for i in deferred], settled=True), strict=True
@@ -359,7 +342,7 @@ def scan_records(
     deferred: list[int] = []  # settled futures of other engines, read in one batch
     kinds = _KINDS
     for i, x in enumerate(items):
-        kind = kinds.get(type(x)) or kind_of(x, fn, i if keys is None else keys[i])
+        kind = kinds.get(type(x)) or kind_of(x, fn, i if keys is None else keys[i], items)
         if kind == FAST:
             state = x._state
             if state is _FINISHED:
@@ -367,7 +350,7 @@ def scan_records(
                 if exc is None:
                     append(Fulfilled(x._result, i if keys is None else keys[i]))
                 else:
-                    append(Rejected(exc, i if keys is None else keys[i]))
+                    append(Rejected(as_exception(exc), i if keys is None else keys[i]))
                 continue
             if state is _CANCELLED or state is _CANCELLED_AND_NOTIFIED:
                 append(Rejected(CancelledError(), i if keys is None else keys[i]))
@@ -394,22 +377,52 @@ def scan_records(
     return records, pending
 
 
-def scan_outcomes(
-    items: Sequence[Any] | list[Any], fn: str, keys: Sequence[Any] | None
-) -> tuple[list[tuple[int, Any]], Pending]:
-    """Check every input and read the settled ones: ``(outcomes, pending)``.
+def read_all(items: Sequence[Any], kinds: Sequence[int]) -> tuple[list[tuple[int, Any]], Pending]:
+    """Read every input, its kind known: ``(outcomes, pending)``.
 
     ``outcomes[i]`` is ``outcome()`` of input ``i``; ``pending`` lists the
     inputs still pending as ``(position, future, kind)``.
     """
-    kinds = _KINDS
-    for i, x in enumerate(items):
-        if not kinds.get(type(x)):
-            kind_of(x, fn, i if keys is None else keys[i])  # refuses what cannot be waited on
-    outcomes = read_many(items)
+    outcomes = _read(items, kinds, False)
     pending = Pending(items)
     for i, (code, _) in enumerate(outcomes):
         if code == PENDING:
             pending.positions.append(i)
-            pending.kinds.append(_KINDS[type(items[i])])
+            pending.kinds.append(kinds[i])
     return outcomes, pending
+
+
+def scan_first(
+    items: Sequence[Any], kinds: Sequence[int], fulfilled: bool
+) -> tuple[tuple[Any, int, Any] | None, Pending]:
+    """The first input in input order already settled, or already ``fulfilled``, and the rest.
+
+    Returns ``(input, code, payload)`` of that input (``None`` if there is
+    none) and the inputs still pending. Reading an outcome may be a round
+    trip (dask), so only that input's is read, plus, when ``fulfilled``,
+    those of settled inputs before it whose engine cannot tell a failure
+    without reading one.
+    """
+    pending = Pending(items)
+    add_position, add_kind = pending.positions.append, pending.kinds.append
+    first: tuple[Any, int, Any] | None = None
+    for i, x in enumerate(items):
+        kind = kinds[i]
+        if not is_done(x, kind):
+            add_position(i)
+            add_kind(kind)
+        elif first is None and not (fulfilled and _cheaply_failed(x, kind)):
+            code, payload = outcome(x, kind)
+            if code == OK or not fulfilled:
+                first = (x, code, payload)
+    return first, pending
+
+
+def _cheaply_failed(x: Any, kind: int) -> bool:
+    """Whether a settled input failed, when that is known without reading it, else False."""
+    if kind == FAST:
+        return fast_failed(x)
+    if kind == PLAIN:
+        return False
+    failed = _engine(type(x)).failed
+    return failed is not None and failed(x)

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Generator, Iterable, Iterator, Mapping
 from concurrent.futures import Future
-from typing import Any, TypeVar, overload
+from typing import Any, Final, TypeVar, overload
 
 from ._core import STREAM, Waiter, register
+from ._engines import read_one
 from ._errors import input_timeout
 from ._inputs import deadline_of, materialize
 from ._records import Fulfilled, Rejected
-from ._state import (
-    OK,
-    PENDING,
-    read_many,
-    scan_outcomes,
-)
+from ._state import OK, PENDING, check, read_all, read_kinds
 
 T = TypeVar("T")
 
@@ -58,9 +55,11 @@ def as_settled(
     ``SettleTimeoutError`` with a timeout). Give that work another pool, or
     submit it from the caller (:func:`map_all` for a big input).
 
-    The input is read and checked by the call itself; the waiting starts
-    at the first ``next()``, and the deadline counts from the call.
-    Closing the iterator early (``break``) releases everything it holds.
+    The input is read and checked by the call itself; outcomes are read
+    and the waiting starts at the first ``next()``, and the deadline counts
+    from the call. Once a record is yielded the iterator keeps no reference
+    to it, its value or its future. Closing the iterator early (``break``)
+    releases everything it holds.
 
     Args:
         fs: An iterable (or mapping) of futures and plain values. Read once.
@@ -71,7 +70,8 @@ def as_settled(
 
     Raises:
         TypeError: ``fs`` is not an iterable of futures, contains asyncio
-            futures, or ``timeout`` has the wrong type.
+            futures, coroutines or other awaitables, or ``timeout`` has the
+            wrong type.
         ValueError: ``timeout`` is NaN.
 
     Example:
@@ -83,43 +83,90 @@ def as_settled(
     """
     deadline = deadline_of(timeout)
     items, keys = materialize(fs, "as_settled")
-    if type(items) is list and items is fs:
-        items = tuple(items)  # the caller's list may change before iteration starts
-    scan_outcomes(items, "as_settled", keys)  # checks every input now; waiting starts later
-    return _as_settled(items, keys, deadline, timeout)
+    kinds = check(items, "as_settled", keys)  # every input checked now, no outcome read
+    # A list of its own: the caller's may change before iteration starts,
+    # and each input is dropped from it once its record is yielded.
+    own = items if isinstance(items, list) and items is not fs else list(items)
+    return _as_settled(own, kinds, keys, deadline, timeout)
 
 
-def _record(code: int, payload: Any, index: object) -> Fulfilled[Any] | Rejected:
+_YIELDED: Final = (PENDING, None)
+
+
+def _pop(
+    items: list[Any], outcomes: list[tuple[int, Any]], keys: list[Any] | None, position: int
+) -> Fulfilled[Any] | Rejected:
+    """The record of a settled input; the input and its outcome are forgotten.
+
+    Once a record is handed out the iterator keeps no reference to it, its
+    value or its future, as ``as_completed`` (``test_free_reference``).
+    """
+    code, payload = outcomes[position]
+    outcomes[position] = _YIELDED
+    items[position] = None
+    index = position if keys is None else keys[position]
     return Fulfilled(payload, index) if code == OK else Rejected(payload, index)
 
 
+def _read_into(
+    outcomes: list[tuple[int, Any]], items: list[Any], kinds: bytearray, positions: list[int]
+) -> None:
+    """Read the inputs at ``positions``, settled together, in one batch per engine."""
+    read = read_kinds([items[p] for p in positions], bytes(kinds[p] for p in positions))
+    for position, result in zip(positions, read, strict=True):
+        outcomes[position] = result
+
+
+def _wait_out(x: Any, deadline: float | None) -> tuple[int, Any]:
+    """Read an input that notified before ``done()`` turned true (an engine's race).
+
+    Its engine said it settled and will say so through ``done()`` in a
+    moment: wait for that through the future's own ``exception()``, within
+    the deadline, then read it. ``PENDING`` when the deadline came first.
+    """
+    left = None if deadline is None else max(0.0, deadline - time.monotonic())
+    try:
+        x.exception(left)
+    except TimeoutError:
+        return PENDING, None
+    except Exception:  # cancelled, or the engine's own error: read_one() records it
+        pass
+    return read_one(x)
+
+
 def _as_settled(
-    items: list[Any] | tuple[Any, ...],
+    items: list[Any],
+    kinds: bytearray,
     keys: list[Any] | None,
     deadline: float | None,
     timeout: float | None,
 ) -> Generator[Fulfilled[Any] | Rejected, None, None]:
-    outcomes, pending = scan_outcomes(items, "as_settled", keys)
+    outcomes, pending = read_all(items, kinds)
     total = len(items)
     waiter = Waiter(STREAM, len(pending))
     try:
         register(waiter, pending)
-        for position, (code, payload) in enumerate(outcomes):
-            if code != PENDING:
-                yield _record(code, payload, position if keys is None else keys[position])
-        del outcomes
         left = set(pending.positions)
+        del pending
+        for position in range(total):
+            if position not in left:
+                yield _pop(items, outcomes, keys, position)
         while left:
             notified = waiter.wait(deadline)
-            batch = [(f, position) for f, position in waiter.take() if position in left]
-            left.difference_update(position for _, position in batch)
-            outcomes = read_many([f for f, _ in batch])
-            for (_, position), (code, payload) in zip(batch, outcomes, strict=True):
-                yield _record(code, payload, position if keys is None else keys[position])
-            del batch, outcomes
+            positions = [position for _, position in waiter.take() if position in left]
+            left.difference_update(positions)
+            _read_into(outcomes, items, kinds, positions)
+            for position in positions:
+                if outcomes[position][0] == PENDING:  # its callbacks came before done()
+                    outcomes[position] = _wait_out(items[position], deadline)
+                    if outcomes[position][0] == PENDING:  # the deadline came first
+                        left.add(position)
+                        continue
+                yield _pop(items, outcomes, keys, position)
             if not notified:
                 unfinished = len(left)
                 for position in sorted(left):
+                    items[position] = None
                     index = position if keys is None else keys[position]
                     yield Rejected(input_timeout(index, timeout, unfinished, total), index)
                 return

@@ -9,7 +9,9 @@ callbacks on a thread of their own).
 
 from __future__ import annotations
 
+import gc
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError, Future
 from typing import Any
@@ -557,3 +559,121 @@ def test_as_settled_snapshots_a_list_at_the_call() -> None:
     it = as_settled(fs)
     fs.clear()
     assert [r.value for r in it] == [1, 2]  # type: ignore[union-attr]
+
+
+class Box:
+    """A value that a weak reference can watch."""
+
+
+class Oops(Exception):
+    """An exception that a weak reference can watch (builtin ones cannot be)."""
+
+
+def _settle_by_hand(f: Future[Any], outcome: object) -> None:
+    if isinstance(outcome, BaseException):
+        f.set_exception(outcome)
+    else:
+        f.set_result(outcome)
+
+
+@pytest.mark.timeout(10)
+def test_as_settled_forgets_what_it_yielded() -> None:
+    """Once a record is handed out the iterator holds no reference to it, its value or its
+    future (CPython's test_free_reference for as_completed), the cyclic GC off."""
+    gc.collect()
+    gc.disable()
+    try:
+        fs: list[Future[Any]] = [Future() for _ in range(6)]
+        outcomes: list[object] = [Box(), Oops("x"), Box(), Box(), Oops("y"), Box()]
+        future_refs = [weakref.ref(f) for f in fs]
+        outcome_refs = [weakref.ref(o) for o in outcomes]
+        _settle_by_hand(fs[0], outcomes[0])
+        _settle_by_hand(fs[1], outcomes[1])
+        it = as_settled(fs, timeout=5)
+        waiting = list(zip(fs[2:], outcomes[2:], strict=True))  # settled one per record
+        del fs, outcomes
+        seen = []
+        for record in it:
+            index = record.index
+            seen.append(index)
+            del record  # records take no weak references: the outcome they hold stands in
+            assert future_refs[index]() is None
+            assert outcome_refs[index]() is None
+            if waiting:
+                _settle_by_hand(*waiting.pop(0))
+        assert seen == [0, 1, 2, 3, 4, 5]
+    finally:
+        gc.enable()
+
+
+def test_as_settled_forgets_an_input_it_gave_up_on() -> None:
+    """At the deadline, a pending input's timeout record is the last the iterator holds of it."""
+    gc.collect()
+    gc.disable()
+    try:
+        f: Future[Any] = Future()
+        ref = weakref.ref(f)
+        it = as_settled([f, done(1)], timeout=0)
+        del f
+        assert next(it).index == 1
+        record = next(it)
+        assert isinstance(record.reason, SettleTimeoutError)  # type: ignore[union-attr]
+        del record
+        assert ref() is None
+        assert list(it) == []
+    finally:
+        gc.enable()
+
+
+class EarlyCallbacks:
+    """An engine's future that runs its done-callbacks before done() turns true (a race)."""
+
+    def __init__(self) -> None:
+        self._inner: Future[Any] = Future()
+        self._callbacks: list[Callable[[Any], object]] = []
+        self.asked = threading.Event()  # set when exception() is called
+
+    def add_done_callback(self, fn: Callable[[Any], object]) -> None:
+        self._callbacks.append(fn)
+
+    def fire(self) -> None:
+        for fn in self._callbacks:
+            fn(self)
+
+    def done(self) -> bool:
+        return self._inner.done()
+
+    def result(self, timeout: float | None = None) -> Any:
+        return self._inner.result(timeout)
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        self.asked.set()
+        return self._inner.exception(timeout)
+
+    def cancel(self) -> bool:  # pragma: no cover - not used here
+        return self._inner.cancel()
+
+
+@pytest.mark.timeout(10)
+def test_as_settled_waits_out_callbacks_that_come_before_done(on_wait: Any) -> None:
+    """A notification that comes before done() turns true is never read as a record of
+    nothing: the iterator waits for the engine, through its exception(), for the outcome."""
+    f = EarlyCallbacks()
+
+    def engine() -> None:
+        f.fire()
+        assert f.asked.wait(5)  # the iterator is waiting for done() through exception()
+        f._inner.set_result("late")
+
+    on_wait(engine)
+    assert list(as_settled([f, "now"], timeout=5)) == [Fulfilled("now", 1), Fulfilled("late", 0)]
+
+
+@pytest.mark.timeout(10)
+def test_as_settled_early_callbacks_still_bounded_by_the_deadline(on_wait: Any) -> None:
+    """An engine that notifies and never settles gets a timeout record at the deadline."""
+    f = EarlyCallbacks()
+    on_wait(f.fire)
+    (record,) = as_settled([f], timeout=0.05)
+    assert isinstance(record, Rejected)
+    assert isinstance(record.reason, SettleTimeoutError)

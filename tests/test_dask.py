@@ -196,3 +196,67 @@ def test_no_dask_import_unless_used() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
+    """Every read of a dask future's outcome: (how, key) per future gathered or asked."""
+    log: list[tuple[str, Any]] = []
+    real_gather = distributed.Client.gather
+    real_result = distributed.Future.result
+    real_exception = distributed.Future.exception
+
+    def gather(self: Any, futures: Any, *args: Any, **kwargs: Any) -> Any:
+        log.extend(("gather", f.key) for f in futures)
+        return real_gather(self, futures, *args, **kwargs)
+
+    def result(self: Any, *args: Any, **kwargs: Any) -> Any:
+        log.append(("result", self.key))
+        return real_result(self, *args, **kwargs)
+
+    def exception(self: Any, *args: Any, **kwargs: Any) -> Any:
+        log.append(("exception", self.key))
+        return real_exception(self, *args, **kwargs)
+
+    monkeypatch.setattr(distributed.Client, "gather", gather)
+    monkeypatch.setattr(distributed.Future, "result", result)
+    monkeypatch.setattr(distributed.Future, "exception", exception)
+    return log
+
+
+def _finished(client: Any, fn: Any, args: list[Any]) -> list[Any]:
+    fs = [client.submit(fn, a, pure=False) for a in args]
+    distributed.wait(fs, timeout=30)
+    return fs
+
+
+def _fetched(reads: list[tuple[str, Any]]) -> list[Any]:
+    """The keys whose result was fetched (exception() of a fulfilled future fetches nothing)."""
+    return [key for how, key in reads if how != "exception"]
+
+
+def test_as_settled_reads_nothing_at_the_call_and_each_result_once(
+    client: Any, reads: list[tuple[str, Any]]
+) -> None:
+    """Checking the input reads no result; iterating reads each one once."""
+    fs = _finished(client, tasks.identity, list(range(5)))
+    it = as_settled(fs, timeout=30)
+    assert reads == []
+    assert [r.value for r in it] == list(range(5))  # type: ignore[union-attr]
+    assert sorted(_fetched(reads)) == sorted(f.key for f in fs)
+
+
+def test_wait_first_reads_only_the_first(client: Any, reads: list[tuple[str, Any]]) -> None:
+    fs = _finished(client, tasks.identity, list(range(5)))
+    assert wait_first(fs, timeout=30) == 0
+    assert _fetched(reads) == [fs[0].key]
+    assert {key for _, key in reads} == {fs[0].key}
+
+
+def test_wait_any_reads_only_the_winner(client: Any, reads: list[tuple[str, Any]]) -> None:
+    """Failed inputs are told by their status, not read; the winner alone is fetched."""
+    bad = _finished(client, tasks.fail, ["DB error", "cache error"])
+    good = _finished(client, tasks.identity, list(range(3)))
+    assert wait_any([*bad, *good], timeout=30) == 0
+    assert _fetched(reads) == [good[0].key]
+    assert {key for _, key in reads} == {good[0].key}  # no failure read either

@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import inspect
 import math
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from fractions import Fraction
 from typing import Any
 
 import pytest
 
-from futures_settle import as_settled, wait_all, wait_any, wait_first, wait_settled
+from futures_settle import (
+    as_settled,
+    map_all,
+    map_settled,
+    wait_all,
+    wait_any,
+    wait_first,
+    wait_settled,
+)
+
+from duck import DuckFuture
 
 FUNCTIONS: list[Callable[..., Any]] = [wait_all, wait_settled, wait_any, wait_first, as_settled]
 names = pytest.mark.parametrize("fn", FUNCTIONS, ids=lambda f: f.__name__)
@@ -154,3 +166,166 @@ def test_iterator_error_propagates() -> None:
 
     with pytest.raises(RuntimeError, match="^input broke$"):
         wait_all(gen())
+
+
+class Poisoned:
+    """An iterable whose ``__iter__`` (or ``__next__``) raises a TypeError of its own."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.error = TypeError(f"poisoned {where}")
+
+    def __iter__(self) -> Poisoned:
+        if self.where == "__iter__":
+            raise self.error
+        return self
+
+    def __next__(self) -> Any:
+        raise self.error
+
+
+class OldSequence:
+    """Iterable through the old __getitem__ protocol only."""
+
+    def __getitem__(self, i: int) -> int:
+        if i >= 2:
+            raise IndexError(i)
+        return i
+
+
+class IterDisabled(OldSequence):
+    """``__iter__ = None`` says: not iterable, even with __getitem__."""
+
+    __iter__ = None  # type: ignore[assignment]
+
+
+@names
+@pytest.mark.parametrize("where", ["__iter__", "__next__"])
+def test_iterables_own_type_error_propagates(fn: Callable[..., Any], where: str) -> None:
+    """A TypeError raised by the iterable itself comes out, the very object (test262's poisoned
+    iterators), not replaced by "expected an iterable"."""
+    bad = Poisoned(where)
+    with pytest.raises(TypeError) as info:
+        fn(bad)
+    assert info.value is bad.error
+
+
+@names
+def test_old_sequence_protocol_and_disabled_iter(fn: Callable[..., Any]) -> None:
+    """__getitem__ alone is iterable, as for iter(); __iter__ = None is not."""
+    got = fn(OldSequence())
+    if fn in (wait_any, wait_first):
+        assert got == 0
+    else:
+        assert [getattr(r, "value", r) for r in got] == [0, 1]
+    with pytest.raises(
+        TypeError, match=f"^{fn.__name__}\\(\\) expected an iterable of futures, got IterDisabled$"
+    ):
+        fn(IterDisabled())
+
+
+@pytest.mark.parametrize("fn", [map_all, map_settled], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("where", ["__iter__", "__next__"])
+def test_maps_let_an_iterables_own_type_error_propagate(fn: Callable[..., Any], where: str) -> None:
+    """The maps' argument check refuses non-iterables, never an iterable's own TypeError."""
+    bad = Poisoned(where)
+    pool = ThreadPoolExecutor(1)
+    try:
+        with pytest.raises(TypeError) as info:
+            list(fn(str, [1], bad, executor=pool))
+        assert info.value is bad.error
+        with pytest.raises(
+            TypeError, match=f"^{fn.__name__}\\(\\) expected iterables of arguments, got object$"
+        ):
+            fn(str, object(), executor=pool)
+        assert list(fn(str, OldSequence(), executor=pool)) != []
+    finally:
+        pool.shutdown()
+
+
+async def fetch() -> str:
+    return "user data"
+
+
+class Awaitable:
+    """An awaitable that is not a future."""
+
+    def __await__(self) -> Any:  # pragma: no cover - never awaited
+        yield
+        return 1
+
+
+def _awaitable_refused(fn: Callable[..., Any], index: int, name: str) -> str:
+    return (
+        f"^{fn.__name__}\\(\\) cannot wait on awaitables in a blocking call, input {index} is "
+        f"{name}; run it in async code \\(asyncio.run\\(\\), asyncio.gather\\(\\)\\), "
+        f"or submit a plain function to an executor$"
+    )
+
+
+@names
+def test_coroutines_refused_and_closed(fn: Callable[..., Any]) -> None:
+    """A coroutine is no future: refused before waiting, and every unstarted coroutine of the
+    input closed, so no 'never awaited' warning (an error here) follows the TypeError."""
+    first, second = fetch(), fetch()
+    pending: Future[int] = Future()
+    kwargs = {} if fn is as_settled else {"cancel_pending": True}
+    with pytest.raises(TypeError, match=_awaitable_refused(fn, 1, "coroutine")):
+        fn([pending, first, second], **kwargs)
+    assert inspect.getcoroutinestate(first) == inspect.CORO_CLOSED
+    assert inspect.getcoroutinestate(second) == inspect.CORO_CLOSED
+    assert not pending.cancelled()
+
+
+@names
+def test_coroutines_from_a_generator_leave_no_warning(fn: Callable[..., Any]) -> None:
+    """Coroutines only the call held (a generator's): freed after the error, never warning."""
+    with pytest.raises(TypeError, match=_awaitable_refused(fn, 0, "coroutine")):
+        fn(fetch() for _ in range(3))
+    gc.collect()
+
+
+@names
+def test_other_awaitables_refused(fn: Callable[..., Any]) -> None:
+    with pytest.raises(TypeError, match=_awaitable_refused(fn, 0, "Awaitable")):
+        fn([Awaitable()])
+
+
+@names
+def test_started_coroutine_is_left_alone(fn: Callable[..., Any]) -> None:
+    """A coroutine that started may belong to a running task: refused, never closed."""
+
+    async def suspends() -> None:
+        await asyncio.sleep(0)
+
+    coro = suspends()
+    coro.send(None)  # now suspended at its await
+    try:
+        with pytest.raises(TypeError, match=_awaitable_refused(fn, 0, "coroutine")):
+            fn([coro])
+        assert inspect.getcoroutinestate(coro) == inspect.CORO_SUSPENDED
+    finally:
+        coro.close()
+
+
+@names
+def test_bare_coroutine_refused_and_closed(fn: Callable[..., Any]) -> None:
+    coro = fetch()
+    with pytest.raises(
+        TypeError, match=f"^{fn.__name__}\\(\\) expected an iterable of futures, got coroutine$"
+    ):
+        fn(coro)
+    assert inspect.getcoroutinestate(coro) == inspect.CORO_CLOSED
+
+
+def test_awaitable_futures_are_futures() -> None:
+    """A future that is also awaitable (dask's are) is waited on as a future."""
+
+    class AwaitableDuck(DuckFuture):
+        def __await__(self) -> Any:  # pragma: no cover - never awaited
+            yield
+            return 1
+
+    f = AwaitableDuck()
+    f.set_result("dask-like")
+    assert wait_all([f], timeout=5) == ["dask-like"]

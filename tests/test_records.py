@@ -62,10 +62,16 @@ class TestFulfilled:
         r = Fulfilled([1, 2], "key")
         assert pickle.loads(pickle.dumps(r)) == r
 
-    def test_no_truthiness_trick(self) -> None:
-        """A record of a falsy value is still an object: users check status, not truth."""
-        assert bool(Fulfilled(0, 0)) is True
-        assert bool(Rejected(ValueError(), 0)) is True
+    def test_no_truth_value(self) -> None:
+        """bool() is refused: [r for r in rs if r] would silently keep the failures."""
+        message = (
+            '^a Fulfilled record has no truth value; test its .status \\("fulfilled" or '
+            '"rejected"\\), or use isinstance or match$'
+        )
+        with pytest.raises(TypeError, match=message):
+            bool(Fulfilled(0, 0))
+        with pytest.raises(TypeError, match=message):
+            [r for r in [Fulfilled(1, 0)] if r]
 
 
 class TestRejected:
@@ -142,6 +148,15 @@ class TestRejected:
 
     def test_repr(self) -> None:
         assert repr(Rejected(ValueError("x"), 1)) == "Rejected(reason=ValueError('x'), index=1)"
+
+    def test_no_truth_value(self) -> None:
+        """bool() is refused: a failure must not pass a truth test."""
+        with pytest.raises(
+            TypeError,
+            match='^a Rejected record has no truth value; test its .status \\("fulfilled" or '
+            '"rejected"\\), or use isinstance or match$',
+        ):
+            not Rejected(ValueError(), 0)
 
 
 def test_settled_alias_is_the_union() -> None:
