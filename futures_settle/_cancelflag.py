@@ -35,7 +35,15 @@ from collections.abc import Callable
 from concurrent.futures import CancelledError
 from typing import Any
 
-__all__ = ["CancelFlag", "RemoteTask", "check_cancelled", "enter_task", "leave_task"]
+__all__ = [
+    "CANCELLED",
+    "STOPPING",
+    "CancelFlag",
+    "RemoteTask",
+    "check_cancelled",
+    "enter_task",
+    "leave_task",
+]
 
 _DIR = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
 _COUNTER = itertools.count()
@@ -56,8 +64,18 @@ def _machine() -> str:
 _MACHINE = _machine()
 
 
+STOPPING = 1  # a task that starts now does not run its function
+CANCELLED = 2  # ... and check_cancelled() raises in running ones
+
+
 class CancelFlag:
-    """The group's side of the flag: it creates, sets and removes the file."""
+    """The group's side of the flag: it creates, sets and removes the file.
+
+    The byte goes up in two steps: ``STOPPING`` before the group cancels its
+    queued futures, ``CANCELLED`` after. A cooperative task that stopped at
+    the first step would free its worker while queued futures are not yet
+    cancelled, and the pool would hand that worker more of them.
+    """
 
     __slots__ = ("_map", "path")
 
@@ -74,13 +92,19 @@ class CancelFlag:
         finally:
             os.close(fd)
 
-    def set(self) -> None:
-        if self._map is not None:
-            self._map[0] = 1
-
-    def is_set(self) -> bool:
+    def set(self, level: int) -> None:
         m = self._map
-        return m is None or m[0] != 0
+        if m is not None:
+            with contextlib.suppress(ValueError):  # closed meanwhile: the group is over
+                m[0] = level
+
+    def stopping(self) -> bool:
+        m = self._map
+        return m is None or m[0] >= STOPPING
+
+    def cancelled(self) -> bool:
+        m = self._map
+        return m is None or m[0] >= CANCELLED
 
     def close(self) -> None:
         """Remove the file; workers that mapped it still read the byte as it was."""
@@ -95,17 +119,21 @@ class CancelFlag:
 
 
 class _Reader:
-    """A worker's view of a flag: the byte, or a fixed answer when there is no file."""
+    """A worker's view of a flag: the byte, or a fixed level when there is no file."""
 
     __slots__ = ("_fixed", "_map")
 
-    def __init__(self, m: mmap.mmap | None, fixed: bool) -> None:
+    def __init__(self, m: mmap.mmap | None, fixed: int) -> None:
         self._map = m
         self._fixed = fixed
 
-    def is_set(self) -> bool:
+    def stopping(self) -> bool:
         m = self._map
-        return self._fixed if m is None else m[0] != 0
+        return (self._fixed if m is None else m[0]) >= STOPPING
+
+    def cancelled(self) -> bool:
+        m = self._map
+        return (self._fixed if m is None else m[0]) >= CANCELLED
 
 
 def _attach(path: str, machine: str) -> _Reader:
@@ -114,11 +142,11 @@ def _attach(path: str, machine: str) -> _Reader:
         return reader
     try:
         with open(path, "rb") as f:
-            reader = _Reader(mmap.mmap(f.fileno(), 1, access=mmap.ACCESS_READ), False)
+            reader = _Reader(mmap.mmap(f.fileno(), 1, access=mmap.ACCESS_READ), 0)
     except (OSError, ValueError):
         # Gone on this machine: the group stopped waiting, its tasks are not
         # wanted. Never there (another machine): no flag, the task runs.
-        return _Reader(None, machine == _MACHINE)
+        return _Reader(None, CANCELLED if machine == _MACHINE else 0)
     with _MAPPED_LOCK:
         _MAPPED[path] = reader
         while len(_MAPPED) > _KEEP:
@@ -163,15 +191,15 @@ class RemoteTask:
         self.token = token
 
     def __call__(self) -> Any:
-        probe = self.flag.is_set
-        if probe():
+        flag = self.flag
+        if flag.stopping():
             raise CancelledError("the task group was cancelled before this task started")
-        previous = enter_task(probe)
+        previous = enter_task(flag.cancelled)
         try:
             return self.fn(*self.args, **self.kwargs)
         finally:
             leave_task(previous)
-            del self, probe
+            del self, flag
 
     def __dask_tokenize__(self) -> str:
         # dask merges submissions with equal tokens: every task is its own.

@@ -26,7 +26,7 @@ from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, Generic, Literal, ParamSpec, TypeVar, overload
 
-from ._cancelflag import CancelFlag, RemoteTask, enter_task, leave_task
+from ._cancelflag import CANCELLED, STOPPING, CancelFlag, RemoteTask, enter_task, leave_task
 from ._errors import SettleTimeoutError, reraise
 from ._inputs import deadline_of
 from ._records import Fulfilled, Rejected, Settled
@@ -346,14 +346,18 @@ class TaskGroup(Generic[R]):
             self._trigger = trigger
             if cause == _DEADLINE:
                 self._at_deadline = (self._unsettled, len(self._futures))
-            if self._flag is not None:
-                self._flag.set()  # before the queue: a task starting meanwhile sees it
+            flag = self._flag
+            if flag is not None:
+                flag.set(STOPPING)  # before the queue: a task starting meanwhile sees it
             futures = list(self._futures)
         for fut in futures:
             if fut is not None:
                 _cancel_quietly(fut)
         del futures
-        self._cancelled = True  # after the queue: see the module's docstring
+        # After the queue: see the module's docstring.
+        self._cancelled = True
+        if flag is not None:
+            flag.set(CANCELLED)
         with self._lock:
             if self._watchers:
                 self._changed.notify_all()

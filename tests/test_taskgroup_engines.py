@@ -1,0 +1,212 @@
+"""TaskGroup on process pools, loky and dask: the flag reaches other processes."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import CancelledError, Future
+from pathlib import Path
+from typing import Any
+
+import group_tasks
+import pytest
+
+from futures_settle import Fulfilled, Rejected, SettleTimeoutError, TaskGroup
+
+import tasks
+
+pytestmark = pytest.mark.timeout(60)
+
+WORKERS = 2  # both pools of conftest have two workers
+# What a pool may have handed to its workers' call queue already.
+CALL_QUEUE = {"process": WORKERS + 1, "loky": 2 * WORKERS + 1}
+
+
+@pytest.fixture(params=["process", "loky"])
+def engine(request: pytest.FixtureRequest) -> Any:
+    return request.getfixturevalue(f"{request.param}_pool")
+
+
+@pytest.fixture
+def events(manager: Any) -> Iterator[Callable[[], Any]]:
+    """Make events that process workers can wait on; all are set at teardown."""
+    made: list[Any] = []
+
+    def make() -> Any:
+        made.append(manager.Event())
+        return made[-1]
+
+    try:
+        yield make
+    finally:
+        for ev in made:
+            ev.set()
+
+
+def run(tg: TaskGroup[Any], body: Callable[[TaskGroup[Any]], object]) -> TaskGroup[Any]:
+    with tg:
+        body(tg)
+    return tg
+
+
+def outcome(f: Future[Any]) -> BaseException | None:
+    return CancelledError() if f.cancelled() else f.exception()
+
+
+def test_modes(engine: Any) -> None:
+    """Values in submit order, records, the first success, the first to settle."""
+    with TaskGroup(engine) as tg:
+        for i in range(6):
+            tg.submit(tasks.square, i)
+    assert tg.result() == [i * i for i in range(6)]
+    with TaskGroup(engine, mode="settled") as tg2:
+        tg2.submit(tasks.identity, "user data")
+        tg2.submit(tasks.fail, "DB error")
+    ok, bad = tg2.result()
+    assert ok == Fulfilled("user data", 0)
+    assert isinstance(bad, Rejected)
+    assert str(bad.reason) == "DB error"
+    with TaskGroup(engine, mode="any") as tg3:
+        tg3.submit(tasks.fail, "down")
+        tg3.submit(tasks.identity, "mirror")
+    assert tg3.result() == "mirror"
+    with pytest.raises(ExceptionGroup) as info:
+        run(TaskGroup(engine), lambda tg: tg.submit(tasks.fail, "boom"))
+    assert [str(e) for e in info.value.exceptions] == ["boom"]
+
+
+@pytest.mark.parametrize("cause", ["failure", "winner", "deadline", "cancel", "body"])
+def test_cancelling_stops_queued_tasks_and_reaches_workers(
+    engine: Any, events: Callable[[], Any], tmp_path: Path, cause: str
+) -> None:
+    """Queued tasks are cancelled; at most max_workers + 1 start, and those see the flag.
+
+    The spinning tasks in the workers stop through check_cancelled(): the
+    flag reached another process.
+    """
+    started = [events(), events()]
+    go = events()
+    got: dict[str, Any] = {}
+
+    def body(tg: TaskGroup[Any]) -> None:
+        got["spinner"] = tg.submit(group_tasks.spin, started[0])
+        if cause == "failure":
+            tg.submit(group_tasks.fail_when, go, "boom")
+        elif cause == "winner":
+            tg.submit(group_tasks.return_when, go, "won")
+        else:
+            tg.submit(group_tasks.spin, started[1])
+            started[1].wait(30)
+        got["queued"] = [tg.submit(group_tasks.touch, str(tmp_path), str(i)) for i in range(12)]
+        started[0].wait(30)
+        go.set()
+        if cause == "cancel":
+            tg.cancel()
+        elif cause == "body":
+            raise RuntimeError("body failed")
+
+    mode: Any = "any" if cause == "winner" else "all"
+    tg: TaskGroup[Any] = TaskGroup(engine, mode=mode, timeout=1 if cause == "deadline" else None)
+    if cause in ("winner", "cancel"):
+        run(tg, body)
+    else:
+        with pytest.raises(BaseException) as info:
+            run(tg, body)
+        expected = {"failure": ExceptionGroup, "deadline": SettleTimeoutError}
+        assert isinstance(info.value, expected.get(cause, ExceptionGroup))
+    queued = got["queued"]
+    bound = CALL_QUEUE["loky" if "loky" in type(engine).__module__ else "process"]
+    assert all(f.done() for f in queued)
+    started_anyway = [f for f in queued if not f.cancelled()]
+    assert len(started_anyway) <= (bound if cause in ("cancel", "body", "deadline") else 2 * bound)
+    ran = sorted(p.name for p in tmp_path.iterdir())
+    if cause in ("cancel", "body", "deadline"):
+        # Both workers were busy until the flag was set: nothing ran.
+        assert ran == []
+        assert all(type(outcome(f)) is CancelledError for f in queued)
+    else:
+        # The worker freed by the trigger may run tasks from the call queue
+        # before the pool reports the trigger; the pool refills it meanwhile
+        # at most once more.
+        assert len(ran) <= 2 * bound
+    assert type(outcome(got["spinner"])) is CancelledError
+
+
+def test_exit_waits_for_running_tasks(engine: Any, events: Callable[[], Any]) -> None:
+    """A task that ignores the flag is waited for, also after a failure."""
+    gate, started = events(), events()
+    got: list[Future[Any]] = []
+
+    def body(tg: TaskGroup[Any]) -> None:
+        got.append(tg.submit(group_tasks.hold, started, gate, "done"))
+        started.wait(30)
+        tg.submit(tasks.fail, "boom").exception(30)
+        threading.Timer(0.05, gate.set).start()  # how late does not matter
+
+    with pytest.raises(ExceptionGroup):
+        run(TaskGroup(engine), body)
+    assert got[0].done()
+    assert got[0].result() == "done"
+
+
+def test_check_cancelled_in_a_worker_outside_a_group(engine: Any) -> None:
+    assert engine.submit(group_tasks.cancelled_now).result(30) is False
+    with TaskGroup(engine) as tg:
+        f = tg.submit(group_tasks.cancelled_now)
+    assert f.result() is False
+
+
+def test_a_task_cannot_carry_its_group(engine: Any) -> None:
+    def body(tg: TaskGroup[Any]) -> None:
+        tg.submit(tasks.identity, tg).result(30)
+
+    with pytest.raises(ExceptionGroup) as info:
+        run(TaskGroup(engine), body)
+    for error in info.value.exceptions:
+        messages = f"{error} {error.__cause__}"
+        assert "a TaskGroup cannot be sent to another process" in messages
+
+
+# -- dask --------------------------------------------------------------------
+
+distributed = pytest.importorskip("distributed", reason="dask.distributed comes with [dask]")
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Any]:
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster) as c,
+    ):
+        yield c
+
+
+def test_dask_submit_result_settled(client: Any) -> None:
+    """On a dask Client: its own futures, values in order, records, failures."""
+    with TaskGroup(client) as tg:
+        futures = [tg.submit(tasks.square, i) for i in range(5)]
+        twice = [tg.submit(tasks.identity, 1), tg.submit(tasks.identity, 1)]
+    assert tg.result() == [0, 1, 4, 9, 16, 1, 1]
+    assert type(futures[0]).__module__.startswith("distributed")
+    assert twice[0].key != twice[1].key  # not merged: each submit is a task of its own
+    with TaskGroup(client, mode="settled") as tg2:
+        tg2.submit(tasks.identity, "user data")
+        tg2.submit(tasks.fail, "DB error")
+    ok, bad = tg2.result()
+    assert ok == Fulfilled("user data", 0)
+    assert isinstance(bad, Rejected)
+    assert str(bad.reason) == "DB error"
+    with pytest.raises(ExceptionGroup) as info:
+        run(TaskGroup(client), lambda tg: tg.submit(tasks.fail, "boom"))
+    assert [str(e) for e in info.value.exceptions] == ["boom"]
+
+
+def test_dask_flag_in_worker_threads(client: Any) -> None:
+    """A dask task (pickled even in-process) reads the group's flag."""
+    with TaskGroup(client) as tg:
+        f = tg.submit(group_tasks.cancelled_now)
+    assert f.result() is False
