@@ -72,9 +72,11 @@ class TaskGroup(Generic[R]):
     in running tasks: cooperative ones stop early, the others are waited
     for. On a thread pool the task whose outcome cancels the group does it
     before its worker takes more work. A process pool has already handed up
-    to ``max_workers + 1`` tasks to its workers (loky too): they cannot be
-    cancelled, they read the group's flag when they start and raise
-    ``CancelledError`` without calling the function.
+    to ``max_workers + 1`` tasks to its workers' call queue (loky: ``2 *
+    max_workers + 1``): they cannot be cancelled, so they read the group's
+    flag when they start and raise ``CancelledError`` without calling the
+    function. When the trigger is a task's own outcome, the worker it freed
+    may run tasks from that queue before the pool reports the outcome.
 
     ``timeout`` is one deadline for the group, counted from entering. At it
     the group cancels; ``"all"``, ``"any"`` and ``"first"`` exit with
