@@ -16,9 +16,11 @@ machine that made it belongs to a group that no longer waits: its tasks do
 not run. On another machine (a remote dask worker) the file was never there:
 such tasks run, and ``check_cancelled`` never raises in them.
 
-While a task runs, a thread-local names what ``check_cancelled`` reads,
-with the process id: a worker forked from a thread that was running a task
-inherits that thread's state, which must not make it look cancelled.
+While a task runs, a context variable names what ``check_cancelled``
+reads, with the process id: a worker forked from a thread that was running
+a task inherits that thread's context, which must not make it look
+cancelled. On thread pools each task runs in a copy of its submitter's
+context anyway, so setting the variable there costs no reset.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import CancelledError
+from contextvars import ContextVar, Token
 from typing import Any
 
 __all__ = [
@@ -43,6 +46,8 @@ __all__ = [
     "check_cancelled",
     "enter_task",
     "leave_task",
+    "set_task",
+    "task_probe",
 ]
 
 _DIR = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
@@ -50,7 +55,9 @@ _COUNTER = itertools.count()
 _KEEP = 16  # flags a worker keeps mapped: the groups whose tasks it ran last
 _MAPPED: OrderedDict[str, _Reader] = OrderedDict()
 _MAPPED_LOCK = threading.Lock()
-_LOCAL = threading.local()
+_TASK: ContextVar[tuple[int, Callable[[], bool]] | None] = ContextVar(
+    "futures_settle_task", default=None
+)
 
 
 def _machine() -> str:
@@ -156,15 +163,35 @@ def _attach(path: str, machine: str) -> _Reader:
     return reader
 
 
-def enter_task(probe: Callable[[], bool]) -> Any:
-    """Make ``probe`` what ``check_cancelled`` reads in this thread; return what was."""
-    previous = getattr(_LOCAL, "task", None)
-    _LOCAL.task = (os.getpid(), probe)
-    return previous
+_PID = os.getpid()
 
 
-def leave_task(previous: Any) -> None:
-    _LOCAL.task = previous
+def _after_fork_in_child() -> None:
+    global _PID
+    _PID = os.getpid()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def enter_task(probe: Callable[[], bool]) -> Token[tuple[int, Callable[[], bool]] | None]:
+    """Make ``probe`` what ``check_cancelled`` reads in this context; undo with the token."""
+    return _TASK.set((_PID, probe))
+
+
+def leave_task(token: Token[tuple[int, Callable[[], bool]] | None]) -> None:
+    _TASK.reset(token)
+
+
+def task_probe(probe: Callable[[], bool]) -> tuple[int, Callable[[], bool]]:
+    """What ``set_task`` takes: ``probe``, with this process's id."""
+    return (_PID, probe)
+
+
+# Run in a context made for one task alone (thread pools copy the
+# submitter's for each task), where nothing needs resetting afterwards.
+set_task = _TASK.set
 
 
 class RemoteTask:
@@ -194,11 +221,11 @@ class RemoteTask:
         flag = self.flag
         if flag.stopping():
             raise CancelledError("the task group was cancelled before this task started")
-        previous = enter_task(flag.cancelled)
+        token = enter_task(flag.cancelled)
         try:
             return self.fn(*self.args, **self.kwargs)
         finally:
-            leave_task(previous)
+            leave_task(token)
             del self, flag
 
     def __dask_tokenize__(self) -> str:
@@ -237,6 +264,6 @@ def check_cancelled() -> None:
         >>> done.result()
         3
     """
-    task = getattr(_LOCAL, "task", None)
-    if task is not None and task[0] == os.getpid() and task[1]():
+    task = _TASK.get()
+    if task is not None and task[0] == _PID and task[1]():
         raise CancelledError("the task group was cancelled")

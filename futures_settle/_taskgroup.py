@@ -18,15 +18,17 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, Generic, Literal, ParamSpec, TypeVar, overload
 
-from ._cancelflag import CANCELLED, STOPPING, CancelFlag, RemoteTask, enter_task, leave_task
+from ._cancelflag import CANCELLED, STOPPING, CancelFlag, RemoteTask, set_task, task_probe
 from ._errors import SettleTimeoutError, reraise
 from ._inputs import deadline_of
 from ._records import Fulfilled, Rejected, Settled
@@ -159,7 +161,8 @@ class TaskGroup(Generic[R]):
         self._threads = isinstance(executor, ThreadPoolExecutor)
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
-        self._watchers = 0  # threads waiting on _changed
+        self._watchers = 0  # threads waiting on _changed for each settling (as_settled)
+        self._idlers = 0  # ... only for the last one (the exit)
         self._state = _NEW
         self._futures: list[Any] = []
         self._records: list[Any] = []
@@ -167,7 +170,7 @@ class TaskGroup(Generic[R]):
         self._own: list[int] = []  # tasks that failed on their own
         self._unsettled = 0
         self._stopping = False  # a task starting now does not run
-        self._cancelled = False  # check_cancelled() raises in thread tasks
+        self._cancelled = _Switch()  # on: check_cancelled() raises in thread tasks
         self._cause = _NONE
         self._trigger = -1  # the task whose outcome cancelled the group
         self._at_deadline = (0, 0)  # (unsettled, submitted) when it passed
@@ -176,6 +179,10 @@ class TaskGroup(Generic[R]):
         self._flag: CancelFlag | None = None
         self._token = ""
         self._error: BaseException | None = None
+        # Futures call back through a weak reference: a future kept by the
+        # caller does not keep the group (and every task's result) alive.
+        self._ref = weakref.ref(self)
+        self._probe = task_probe(self._cancelled)
 
     # -- the block ---------------------------------------------------------
 
@@ -212,7 +219,7 @@ class TaskGroup(Generic[R]):
                 self._state = _EXITING
             if exc is not None:
                 self._cancel(_BODY)
-            self._wait(self._all_settled)
+            self._wait(self._all_settled, each=False)
         except KeyboardInterrupt:
             self._interrupt()
             raise
@@ -249,24 +256,22 @@ class TaskGroup(Generic[R]):
             self._futures.append(None)
             self._records.append(None)
             self._unsettled += 1
-        task: Callable[[], Any]
-        if self._threads:
-            task = _ThreadTask(self, index, fn, args, kwargs, contextvars.copy_context())
-        else:
-            assert self._flag is not None
-            task = RemoteTask(fn, args, kwargs, self._flag, f"{self._token}-{index}")
         try:
-            fut = self._executor.submit(task)
+            if self._threads:
+                ctx = contextvars.copy_context()
+                fut = self._executor.submit(_run_in_thread, self, index, ctx, fn, args, kwargs)
+            else:
+                assert self._flag is not None
+                token = f"{self._token}-{index}"
+                fut = self._executor.submit(RemoteTask(fn, args, kwargs, self._flag, token))
         except BaseException:
             self._unreserve(index)
             raise
-        finally:
-            del task
-        with self._lock:
-            self._futures[index] = fut
-            stopping = self._stopping
-        fut.add_done_callback(_Settle(self, index))
-        if stopping:  # the cancel loop may have passed this slot while it was empty
+        # No lock: _cancel() sets _stopping before it copies the list, so
+        # either it sees this future or this reads _stopping as set.
+        self._futures[index] = fut
+        fut.add_done_callback(functools.partial(_settle, self._ref, index))
+        if self._stopping:  # the cancel loop may have passed this slot while it was empty
             _cancel_quietly(fut)
         return fut  # type: ignore[no-any-return]
 
@@ -357,11 +362,11 @@ class TaskGroup(Generic[R]):
                 _cancel_quietly(fut)
         del futures
         # After the queue: see the module's docstring.
-        self._cancelled = True
+        self._cancelled.on = True
         if flag is not None:
             flag.set(CANCELLED)
         with self._lock:
-            if self._watchers:
+            if self._watchers or self._idlers:
                 self._changed.notify_all()
 
     def _expire(self) -> None:
@@ -379,8 +384,18 @@ class TaskGroup(Generic[R]):
     def _finish(self, state: int) -> None:
         with self._lock:
             self._state = state
-            if state == _FINISHED:
-                self._futures = []
+            records = self._records
+            for index, fut in enumerate(self._futures):
+                if records[index] is not None or fut is None:
+                    continue
+                if type(fut) is Future and fut._state == "FINISHED" and _LAYOUT:
+                    exc = fut._exception
+                    records[index] = (
+                        Fulfilled(fut._result, index) if exc is None else Rejected(exc, index)
+                    )
+                elif _settled(fut):
+                    records[index] = _read(fut, index)
+            self._futures = []
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -389,9 +404,6 @@ class TaskGroup(Generic[R]):
 
     def _all_settled(self) -> bool:
         return not self._unsettled
-
-    def _is_cancelled(self) -> bool:
-        return self._cancelled
 
     # -- tasks settling ----------------------------------------------------
 
@@ -425,7 +437,7 @@ class TaskGroup(Generic[R]):
             self._records[index] = record
             self._order.append(index)
             self._unsettled -= 1
-            if self._watchers:
+            if self._watchers or (self._idlers and not self._unsettled):
                 self._changed.notify_all()
         if cause:
             self._cancel(cause, index)
@@ -441,11 +453,14 @@ class TaskGroup(Generic[R]):
                     RuntimeError("the executor refused this task"), index
                 )
                 self._order.append(index)
-            if self._watchers:
+            if self._watchers or (self._idlers and not self._unsettled):
                 self._changed.notify_all()
 
-    def _wait(self, ready: Callable[[], bool]) -> None:
-        """Wait until ``ready()`` (read under the lock), cancelling at the deadline."""
+    def _wait(self, ready: Callable[[], bool], each: bool) -> None:
+        """Wait until ``ready()`` (read under the lock), cancelling at the deadline.
+
+        ``each``: wake at every task that settles, not only at the last one.
+        """
         while True:
             with self._lock:
                 if ready():
@@ -453,11 +468,17 @@ class TaskGroup(Generic[R]):
                 deadline = None if self._stopping else self._deadline
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is None or left > 0:
-                    self._watchers += 1
+                    if each:
+                        self._watchers += 1
+                    else:
+                        self._idlers += 1
                     try:
                         self._changed.wait(left)
                     finally:
-                        self._watchers -= 1
+                        if each:
+                            self._watchers -= 1
+                        else:
+                            self._idlers -= 1
                     continue
             self._cancel(_DEADLINE)
 
@@ -468,9 +489,10 @@ class TaskGroup(Generic[R]):
             return seen < len(self._order) or not self._unsettled
 
         while True:
-            self._wait(ready)
+            self._wait(ready, each=True)
             with self._lock:
-                batch = [self._records[i] for i in self._order[seen:]]
+                records, futures = self._records, self._futures
+                batch = [records[i] or _read(futures[i], i) for i in self._order[seen:]]
             if not batch:
                 return
             seen += len(batch)
@@ -524,63 +546,106 @@ class TaskGroup(Generic[R]):
         return errors[0]
 
 
-class _ThreadTask:
+class _Switch:
+    """The in-thread flag, apart from the group so that tasks hold no cycle."""
+
+    __slots__ = ("on",)
+
+    def __init__(self) -> None:
+        self.on = False
+
+    def __call__(self) -> bool:
+        return self.on
+
+
+def _run_in_thread(
+    group: TaskGroup[Any],
+    index: int,
+    context: contextvars.Context,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
     """A task on a thread pool: runs in the submitter's context, decides in its worker."""
-
-    __slots__ = ("args", "context", "fn", "group", "index", "kwargs")
-
-    def __init__(
-        self,
-        group: TaskGroup[Any],
-        index: int,
-        fn: Callable[..., Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        context: contextvars.Context,
-    ) -> None:
-        self.group = group
-        self.index = index
-        self.fn = fn
-        self.args = args
-        self.kwargs = kwargs
-        self.context = context
-
-    def __call__(self) -> Any:
-        group = self.group
-        if group._stopping:
-            raise CancelledError("the task group was cancelled before this task started")
-        previous = enter_task(group._is_cancelled)
-        try:
-            value = self.context.run(self.fn, *self.args, **self.kwargs)
-        except BaseException as exc:
-            group._finished_task(self.index, True, exc)
-            raise
-        else:
-            if group._mode != ALL:
-                group._finished_task(self.index, False, None)
-            return value
-        finally:
-            leave_task(previous)
-            # This frame stays in a failure's traceback: no path back to the group.
-            del self, group
+    if group._stopping:
+        raise CancelledError("the task group was cancelled before this task started")
+    context.run(set_task, group._probe)
+    try:
+        value = context.run(fn, *args, **kwargs)
+    except BaseException as exc:
+        group._finished_task(index, True, exc)
+        raise
+    else:
+        if group._mode != ALL:
+            group._finished_task(index, False, None)
+        return value
+    finally:
+        # This frame stays in a failure's traceback: no path back to the group.
+        del group, context, fn, args, kwargs
 
 
-class _Settle:
-    """The done-callback of one task's future; it lets go of the group once called."""
+def _settle(ref: weakref.ref[TaskGroup[Any]], index: int, fut: Any) -> None:
+    """The done-callback of a task's future; a group that is gone needs no news."""
+    group = ref()
+    if group is None:
+        return
+    if (
+        group._threads
+        and type(fut) is Future
+        and _LAYOUT
+        and fut._state == "FINISHED"
+        and fut._exception is None
+    ):
+        # A value on a thread pool: its task already decided whether it
+        # cancels the group (_run_in_thread); its record is made when read.
+        with group._lock:
+            group._order.append(index)
+            group._unsettled -= 1
+            if group._watchers or (group._idlers and not group._unsettled):
+                group._changed.notify_all()
+        return
+    group._settle(index, fut)
 
-    __slots__ = ("group", "index")
 
-    def __init__(self, group: TaskGroup[Any], index: int) -> None:
-        self.group: TaskGroup[Any] | None = group
-        self.index = index
+def _stdlib_layout() -> bool:
+    """Whether a settled stdlib future keeps its outcome where ``_read`` looks."""
+    try:
+        value: Future[object] = Future()
+        value.set_result(index := object())
+        return bool(value._state == "FINISHED" and value._result is index)
+    except Exception:  # pragma: no cover - a changed stdlib
+        return False
 
-    def __call__(self, fut: Any) -> None:
-        group, self.group = self.group, None
-        if group is not None:
-            group._settle(self.index, fut)
+
+_DIRECT: dict[type, bool] = {}  # future types read through their attributes
+_LAYOUT = _stdlib_layout()
+_STDLIB_METHODS = ("result", "exception", "cancelled", "done", "set_result", "set_exception")
+
+
+def _direct(t: type) -> bool:
+    direct = _DIRECT.get(t)
+    if direct is None:
+        direct = _DIRECT[t] = (
+            _LAYOUT
+            and issubclass(t, Future)
+            and all(getattr(t, m) is getattr(Future, m) for m in _STDLIB_METHODS)
+        )
+    return direct
+
+
+def _settled(fut: Any) -> bool:
+    if _direct(type(fut)):
+        return fut._state in ("FINISHED", "CANCELLED", "CANCELLED_AND_NOTIFIED")
+    return bool(fut.done())
 
 
 def _read(fut: Any, index: int) -> Settled[Any]:
+    """The record of a settled future: read directly for stdlib ones (loky's too)."""
+    if _direct(type(fut)):
+        if fut._state == "FINISHED":
+            exc = fut._exception
+            return Fulfilled(fut._result, index) if exc is None else Rejected(exc, index)
+        return Rejected(CancelledError(), index)
     try:
         exc = fut.exception()
         if exc is None:

@@ -97,13 +97,13 @@ def test_check_cancelled_reads_the_running_task_flag(flag: CancelFlag) -> None:
     task = RemoteTask(step, (), {}, flag, "t")
     task()
     flag.set(STOPPING)  # starting tasks stop; running ones are not told yet
-    _cancelflag.enter_task(flag.cancelled)
+    token = _cancelflag.enter_task(flag.cancelled)
     try:
         step()
         flag.set(CANCELLED)
         step()
     finally:
-        _cancelflag.leave_task(None)
+        _cancelflag.leave_task(token)
     step()  # outside a task again
     assert seen == [False, False, True, False]
 
@@ -115,7 +115,7 @@ def test_a_forked_child_is_not_the_task() -> None:
     status: list[int] = []
 
     def in_a_task() -> None:
-        previous = _cancelflag.enter_task(lambda: True)
+        token = _cancelflag.enter_task(lambda: True)
         try:
             with pytest.raises(CancelledError):
                 check_cancelled()  # here, in the task: cancelled
@@ -125,14 +125,14 @@ def test_a_forked_child_is_not_the_task() -> None:
             if pid == 0:  # the child: same thread state, another process
                 code = 3
                 try:
-                    inherited = getattr(_cancelflag._LOCAL, "task", None) is not None
+                    inherited = _cancelflag._TASK.get() is not None
                     check_cancelled()
                     code = 0 if inherited else 2
                 finally:
                     os._exit(code)
             status.append(os.waitpid(pid, 0)[1])
         finally:
-            _cancelflag.leave_task(previous)
+            _cancelflag.leave_task(token)
 
     t = threading.Thread(target=in_a_task)
     t.start()

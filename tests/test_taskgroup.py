@@ -677,6 +677,13 @@ class TestNoLeakNoHang:
             del values, tg, records, tg2, failed
             assert ref() is None
             assert failed_ref() is None
+            with TaskGroup(pool) as tg3:
+                kept = tg3.submit(str, "kept")
+                tg3.submit(Big)
+            other = weakref.ref(tg3.result()[1])
+            del tg3
+            assert other() is None  # a future the caller keeps does not keep the group
+            assert kept.result() == "kept"
         finally:
             gc.enable()
 
