@@ -1,22 +1,16 @@
 """``TaskGroup``: the work of a ``with`` block, owned by it, on any executor.
 
 The group counts its unsettled tasks under one lock; each task's future
-gets one done-callback that stores the task's record and counts it down,
-and the exit waits until the count is zero. Cancelling marks the group as
-stopping (a task that starts now does not run its function), sets the
-cross-process flag, cancels every queued future, and only then lets running
-tasks see it through ``check_cancelled``: in that order, no worker freed by
-a cooperative task can take a queued task that is not cancelled yet.
-
-On a thread pool a task's own wrapper decides whether its outcome cancels
-the group, and cancels before it returns, so the worker that ran it finds
-the queue already cancelled. Elsewhere the done-callback decides: process
-pools and loky run it in the thread that feeds their workers.
+gets one done-callback (``_grouptasks.settle``) that counts it down, and the
+exit waits until the count is zero. Cancelling marks the group as stopping
+(a task that starts now does not run its function), sets the cross-process
+flag, cancels every queued future, and only then lets running tasks see it
+through ``check_cancelled``: in that order, no worker freed by a
+cooperative task can take a queued task that is not cancelled yet.
 """
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import functools
 import threading
@@ -28,8 +22,25 @@ from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, Generic, Literal, ParamSpec, TypeVar, overload
 
-from ._cancelflag import CANCELLED, STOPPING, CancelFlag, RemoteTask, set_task, task_probe
+from ._cancelflag import CANCELLED, STOPPING, CancelFlag, RemoteTask, task_probe
 from ._errors import SettleTimeoutError, reraise
+from ._groupanswer import (
+    ALL,
+    ANY,
+    BODY,
+    CANCEL,
+    DEADLINE,
+    FAILURE,
+    FIRST,
+    INTERRUPT,
+    MODES,
+    NONE,
+    SETTLED,
+    WINNER,
+    exit_error,
+    timeout_error,
+)
+from ._grouptasks import LAYOUT, Switch, cancel_quietly, read, run_in_thread, settle, settled
 from ._inputs import deadline_of
 from ._records import Fulfilled, Rejected, Settled
 
@@ -39,13 +50,9 @@ R = TypeVar("R")
 T = TypeVar("T")
 P = ParamSpec("P")
 
-_MODES = ("all", "settled", "any", "first")
-ALL, SETTLED, ANY, FIRST = range(4)
 # Life of a group: submit() works while OPEN or EXITING (tasks may submit
 # while the exit waits for them).
 _NEW, _OPEN, _EXITING, _FINISHED, _INTERRUPTED = range(5)
-# Why the group cancelled.
-_NONE, _FAILURE, _WINNER, _DEADLINE, _CANCEL, _BODY, _INTERRUPT = range(7)
 
 
 class TaskGroup(Generic[R]):
@@ -150,13 +157,13 @@ class TaskGroup(Generic[R]):
             raise TypeError(
                 f"TaskGroup() expected an executor with submit(), got {type(executor).__name__}"
             )
-        if not isinstance(mode, str) or mode not in _MODES:
+        if not isinstance(mode, str) or mode not in MODES:
             raise ValueError(
                 f"TaskGroup() mode must be 'all', 'settled', 'any' or 'first', got {mode!r}"
             )
         deadline_of(timeout)  # refuses a bad timeout now
         self._executor = executor
-        self._mode = _MODES.index(mode)
+        self._mode = MODES.index(mode)
         self._timeout = timeout
         self._threads = isinstance(executor, ThreadPoolExecutor)
         self._lock = threading.Lock()
@@ -170,8 +177,8 @@ class TaskGroup(Generic[R]):
         self._own: list[int] = []  # tasks that failed on their own
         self._unsettled = 0
         self._stopping = False  # a task starting now does not run
-        self._cancelled = _Switch()  # on: check_cancelled() raises in thread tasks
-        self._cause = _NONE
+        self._cancelled = Switch()  # on: check_cancelled() raises in thread tasks
+        self._cause = NONE
         self._trigger = -1  # the task whose outcome cancelled the group
         self._at_deadline = (0, 0)  # (unsettled, submitted) when it passed
         self._deadline: float | None = None
@@ -198,7 +205,7 @@ class TaskGroup(Generic[R]):
         if self._deadline is not None:
             left = self._deadline - time.monotonic()
             if left <= 0:
-                self._cancel(_DEADLINE)
+                self._cancel(DEADLINE)
             else:
                 self._timer = threading.Timer(left, self._expire)
                 self._timer.daemon = True
@@ -218,7 +225,7 @@ class TaskGroup(Generic[R]):
             with self._lock:
                 self._state = _EXITING
             if exc is not None:
-                self._cancel(_BODY)
+                self._cancel(BODY)
             self._wait(self._all_settled, each=False)
         except KeyboardInterrupt:
             self._interrupt()
@@ -259,7 +266,7 @@ class TaskGroup(Generic[R]):
         try:
             if self._threads:
                 ctx = contextvars.copy_context()
-                fut = self._executor.submit(_run_in_thread, self, index, ctx, fn, args, kwargs)
+                fut = self._executor.submit(run_in_thread, self, index, ctx, fn, args, kwargs)
             else:
                 assert self._flag is not None
                 token = f"{self._token}-{index}"
@@ -270,9 +277,9 @@ class TaskGroup(Generic[R]):
         # No lock: _cancel() sets _stopping before it copies the list, so
         # either it sees this future or this reads _stopping as set.
         self._futures[index] = fut
-        fut.add_done_callback(functools.partial(_settle, self._ref, index))
+        fut.add_done_callback(functools.partial(settle, self._ref, index))
         if self._stopping:  # the cancel loop may have passed this slot while it was empty
-            _cancel_quietly(fut)
+            cancel_quietly(fut)
         return fut  # type: ignore[no-any-return]
 
     def cancel(self) -> None:
@@ -288,7 +295,7 @@ class TaskGroup(Generic[R]):
         """
         if self._state == _NEW:
             raise RuntimeError("TaskGroup.cancel() called before the group was entered")
-        self._cancel(_CANCEL)
+        self._cancel(CANCEL)
 
     def as_settled(self) -> Iterator[Settled[Any]]:
         """Yield each task's record as it settles, in the body.
@@ -332,7 +339,7 @@ class TaskGroup(Generic[R]):
             reraise(self._error, self)
         if mode == ALL and all(type(r) is Fulfilled for r in records):
             return [r.value for r in records]  # type: ignore[return-value]
-        if mode != ALL and self._cause == _WINNER:
+        if mode != ALL and self._cause == WINNER:
             return records[self._trigger].unwrap()  # type: ignore[no-any-return]
         raise CancelledError("the task group was cancelled before it had a result")
 
@@ -351,7 +358,7 @@ class TaskGroup(Generic[R]):
             self._stopping = True
             self._cause = cause
             self._trigger = trigger
-            if cause == _DEADLINE:
+            if cause == DEADLINE:
                 self._at_deadline = (self._unsettled, len(self._futures))
             flag = self._flag
             if flag is not None:
@@ -359,7 +366,7 @@ class TaskGroup(Generic[R]):
             futures = list(self._futures)
         for fut in futures:
             if fut is not None:
-                _cancel_quietly(fut)
+                cancel_quietly(fut)
         del futures
         # After the queue: see the module's docstring.
         self._cancelled.on = True
@@ -375,10 +382,10 @@ class TaskGroup(Generic[R]):
             # nothing to stop.
             done = self._state == _EXITING and not self._unsettled
         if not done:
-            self._cancel(_DEADLINE)
+            self._cancel(DEADLINE)
 
     def _interrupt(self) -> None:
-        self._cancel(_INTERRUPT)
+        self._cancel(INTERRUPT)
         self._finish(_INTERRUPTED)
 
     def _finish(self, state: int) -> None:
@@ -388,13 +395,13 @@ class TaskGroup(Generic[R]):
             for index, fut in enumerate(self._futures):
                 if records[index] is not None or fut is None:
                     continue
-                if type(fut) is Future and fut._state == "FINISHED" and _LAYOUT:
+                if type(fut) is Future and fut._state == "FINISHED" and LAYOUT:
                     exc = fut._exception
                     records[index] = (
                         Fulfilled(fut._result, index) if exc is None else Rejected(exc, index)
                     )
-                elif _settled(fut):
-                    records[index] = _read(fut, index)
+                elif settled(fut):
+                    records[index] = read(fut, index)
             self._futures = []
         if self._timer is not None:
             self._timer.cancel()
@@ -412,13 +419,13 @@ class TaskGroup(Generic[R]):
         mode = self._mode
         if mode == ALL:
             if failed and not (self._stopping and isinstance(exc, CancelledError)):
-                self._cancel(_FAILURE, index)
+                self._cancel(FAILURE, index)
         elif mode == FIRST or (mode == ANY and not failed):
-            self._cancel(_WINNER, index)
+            self._cancel(WINNER, index)
 
     def _settle(self, index: int, fut: Any) -> None:
-        record = _read(fut, index)
-        cause = _NONE
+        record = read(fut, index)
+        cause = NONE
         with self._lock:
             if type(record) is Rejected:
                 if (
@@ -426,14 +433,14 @@ class TaskGroup(Generic[R]):
                     and isinstance(record.reason, CancelledError)
                     and index != self._trigger
                 ):
-                    if self._cause == _DEADLINE:
+                    if self._cause == DEADLINE:
                         record = Rejected(self._timeout_error(index), index)
                 else:
                     self._own.append(index)
                     if not self._stopping and (self._mode == ALL or self._mode == FIRST):
-                        cause = _FAILURE if self._mode == ALL else _WINNER
+                        cause = FAILURE if self._mode == ALL else WINNER
             elif not self._stopping and (self._mode == ANY or self._mode == FIRST):
-                cause = _WINNER
+                cause = WINNER
             self._records[index] = record
             self._order.append(index)
             self._unsettled -= 1
@@ -480,7 +487,7 @@ class TaskGroup(Generic[R]):
                         else:
                             self._idlers -= 1
                     continue
-            self._cancel(_DEADLINE)
+            self._cancel(DEADLINE)
 
     def _stream(self) -> Iterator[Settled[Any]]:
         seen = 0
@@ -492,7 +499,7 @@ class TaskGroup(Generic[R]):
             self._wait(ready, each=True)
             with self._lock:
                 records, futures = self._records, self._futures
-                batch = [records[i] or _read(futures[i], i) for i in self._order[seen:]]
+                batch = [records[i] or read(futures[i], i) for i in self._order[seen:]]
             if not batch:
                 return
             seen += len(batch)
@@ -502,162 +509,15 @@ class TaskGroup(Generic[R]):
     # -- the answer --------------------------------------------------------
 
     def _timeout_error(self, index: int | None = None) -> SettleTimeoutError:
-        unfinished, total = self._at_deadline
-        seconds = float(self._timeout) if self._timeout is not None else float("inf")
-        noun = "task" if total == 1 else "tasks"
-        where = "TaskGroup" if index is None else f"task {index} of a TaskGroup"
-        return SettleTimeoutError(
-            f"{where} timed out after {seconds:g} s with {unfinished} of {total} {noun} unfinished",
-            timeout=seconds,
-            unfinished=unfinished,
-            total=total,
-            index=index,
-        )
+        return timeout_error(self._timeout, *self._at_deadline, index)
 
     def _exit_error(self, body: BaseException | None) -> BaseException | None:
-        if isinstance(body, SystemExit):
-            return body
-        mode, cause, records = self._mode, self._cause, self._records
-        total = len(records)
-        failures = [records[i].reason for i in sorted(self._own)]
-        errors: list[BaseException] = []
-        if cause == _DEADLINE and mode != SETTLED and not (mode == ALL and failures):
-            errors = [self._timeout_error()]
-        elif mode == ALL:
-            errors = failures
-        elif mode == FIRST and cause == _WINNER and type(records[self._trigger]) is Rejected:
-            errors = [records[self._trigger].reason]
-        elif mode == ANY and cause in (_NONE, _BODY) and failures and len(failures) == total:
-            errors = failures
-        if body is not None:
-            errors = [body, *(e for e in errors if e is not body)]
-            tail = f" and {len(errors) - 1} of {total} tasks failed" if len(errors) > 1 else ""
-            return BaseExceptionGroup(f"the body of a TaskGroup raised{tail}", errors)
-        if not errors:
-            if total == 0 and mode in (ANY, FIRST) and cause == _NONE:
-                return ValueError(f"TaskGroup(mode={_MODES[mode]!r}) needs at least one task")
-            return None
-        if mode == ALL and failures:
-            noun = "task" if total == 1 else "tasks"
-            return BaseExceptionGroup(f"{len(failures)} of {total} {noun} failed", errors)
-        if mode == ANY and failures and errors is failures:
-            noun = "the task" if total == 1 else f"all {total} tasks"
-            return BaseExceptionGroup(f"TaskGroup(mode='any') got no value: {noun} failed", errors)
-        return errors[0]
-
-
-class _Switch:
-    """The in-thread flag, apart from the group so that tasks hold no cycle."""
-
-    __slots__ = ("on",)
-
-    def __init__(self) -> None:
-        self.on = False
-
-    def __call__(self) -> bool:
-        return self.on
-
-
-def _run_in_thread(
-    group: TaskGroup[Any],
-    index: int,
-    context: contextvars.Context,
-    fn: Callable[..., Any],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-) -> Any:
-    """A task on a thread pool: runs in the submitter's context, decides in its worker."""
-    if group._stopping:
-        raise CancelledError("the task group was cancelled before this task started")
-    context.run(set_task, group._probe)
-    try:
-        value = context.run(fn, *args, **kwargs)
-    except BaseException as exc:
-        group._finished_task(index, True, exc)
-        raise
-    else:
-        if group._mode != ALL:
-            group._finished_task(index, False, None)
-        return value
-    finally:
-        # This frame stays in a failure's traceback: no path back to the group.
-        del group, context, fn, args, kwargs
-
-
-def _settle(ref: weakref.ref[TaskGroup[Any]], index: int, fut: Any) -> None:
-    """The done-callback of a task's future; a group that is gone needs no news."""
-    group = ref()
-    if group is None:
-        return
-    if (
-        group._threads
-        and type(fut) is Future
-        and _LAYOUT
-        and fut._state == "FINISHED"
-        and fut._exception is None
-    ):
-        # A value on a thread pool: its task already decided whether it
-        # cancels the group (_run_in_thread); its record is made when read.
-        with group._lock:
-            group._order.append(index)
-            group._unsettled -= 1
-            if group._watchers or (group._idlers and not group._unsettled):
-                group._changed.notify_all()
-        return
-    group._settle(index, fut)
-
-
-def _stdlib_layout() -> bool:
-    """Whether a settled stdlib future keeps its outcome where ``_read`` looks."""
-    try:
-        value: Future[object] = Future()
-        value.set_result(index := object())
-        return bool(value._state == "FINISHED" and value._result is index)
-    except Exception:  # pragma: no cover - a changed stdlib
-        return False
-
-
-_DIRECT: dict[type, bool] = {}  # future types read through their attributes
-_LAYOUT = _stdlib_layout()
-_STDLIB_METHODS = ("result", "exception", "cancelled", "done", "set_result", "set_exception")
-
-
-def _direct(t: type) -> bool:
-    direct = _DIRECT.get(t)
-    if direct is None:
-        direct = _DIRECT[t] = (
-            _LAYOUT
-            and issubclass(t, Future)
-            and all(getattr(t, m) is getattr(Future, m) for m in _STDLIB_METHODS)
+        return exit_error(
+            self._mode,
+            self._cause,
+            self._records,
+            self._own,
+            self._trigger,
+            body,
+            self._timeout_error(),
         )
-    return direct
-
-
-def _settled(fut: Any) -> bool:
-    if _direct(type(fut)):
-        return fut._state in ("FINISHED", "CANCELLED", "CANCELLED_AND_NOTIFIED")
-    return bool(fut.done())
-
-
-def _read(fut: Any, index: int) -> Settled[Any]:
-    """The record of a settled future: read directly for stdlib ones (loky's too)."""
-    if _direct(type(fut)):
-        if fut._state == "FINISHED":
-            exc = fut._exception
-            return Fulfilled(fut._result, index) if exc is None else Rejected(exc, index)
-        return Rejected(CancelledError(), index)
-    try:
-        exc = fut.exception()
-        if exc is None:
-            return Fulfilled(fut.result(), index)
-    except BaseException as error:  # cancelled, or the engine failed to tell
-        exc = error
-    return Rejected(exc, index)
-
-
-def _cancel_quietly(fut: Any) -> None:
-    # Best effort: an engine's cancel() that fails must not hide an answer.
-    # A done dask future must not be cancelled: that would drop its result.
-    with contextlib.suppress(Exception):
-        if not fut.done():
-            fut.cancel()

@@ -698,7 +698,7 @@ class TestNoLeakNoHang:
                     tg.submit(spawn if i % 2 else fail, n - 1)
             return n
 
-        for _ in range(300):
+        for _ in range(1000):
             futures: list[Future[Any]] = []
 
             def body(g: TaskGroup[Any], futures: list[Any] = futures) -> None:
@@ -717,7 +717,7 @@ class TestNoLeakNoHang:
         self, fast_switching: None, thread_pool: ThreadPoolExecutor, mode: Any
     ) -> None:
         """tg.cancel() racing tasks that finish: every record is the truth, no hang."""
-        for _ in range(300):
+        for _ in range(1000):
             with TaskGroup(thread_pool, mode=mode) as tg:
                 futures = [tg.submit(tasks.identity, i) for i in range(4)]
                 if mode == "settled":
