@@ -76,6 +76,44 @@ def test_modes(engine: Any) -> None:
     assert [str(e) for e in info.value.exceptions] == ["boom"]
 
 
+def test_first_and_body(engine: Any, events: Callable[[], Any]) -> None:
+    """ "first": the first to settle wins; a body exception joins the tasks' failures."""
+    gate = events()
+    with TaskGroup(engine, mode="first") as tg:
+        tg.submit(tasks.block, gate, "slow")
+        tg.submit(tasks.identity, "quick").exception(30)
+        gate.set()  # "slow" may have started: the exit waits for it
+    assert tg.result() == "quick"
+
+    def body(tg: TaskGroup[Any]) -> None:
+        tg.submit(tasks.fail, "task failed").exception(30)
+        raise KeyError("body failed")
+
+    with pytest.raises(ExceptionGroup) as info:
+        run(TaskGroup(engine), body)
+    assert [repr(e) for e in info.value.exceptions] == [
+        "KeyError('body failed')",
+        "ValueError('task failed')",
+    ]
+
+
+def test_ctrl_c_does_not_wait_for_workers(engine: Any, events: Callable[[], Any]) -> None:
+    """KeyboardInterrupt in the body propagates at once; the running task is left alone."""
+    gate, started = events(), events()
+    got: list[Future[Any]] = []
+
+    def body(tg: TaskGroup[Any]) -> None:
+        got.append(tg.submit(group_tasks.hold, started, gate, "done"))
+        started.wait(30)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(TaskGroup(engine), body)
+    assert not got[0].done()
+    gate.set()
+    assert got[0].result(30) == "done"
+
+
 @pytest.mark.parametrize("cause", ["failure", "winner", "deadline", "cancel", "body"])
 def test_cancelling_stops_queued_tasks_and_reaches_workers(
     engine: Any, events: Callable[[], Any], tmp_path: Path, cause: str
