@@ -410,7 +410,11 @@ class TaskGroup(Generic[R]):
             self._flag.close()
 
     def _all_settled(self) -> bool:
-        return not self._unsettled
+        if self._unsettled:
+            return False
+        # Under the lock: no submit() gets in between the last task and the end.
+        self._state = _FINISHED
+        return True
 
     # -- tasks settling ----------------------------------------------------
 
