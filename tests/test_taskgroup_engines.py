@@ -1,8 +1,7 @@
-"""TaskGroup on process pools, loky and dask: the flag reaches other processes."""
+"""TaskGroup on process pools and loky: the flag reaches other processes."""
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError, Future
@@ -204,47 +203,3 @@ def test_a_task_cannot_carry_its_group(engine: Any) -> None:
     for error in info.value.exceptions:
         messages = f"{error} {error.__cause__}"
         assert "a TaskGroup cannot be sent to another process" in messages
-
-
-# -- dask --------------------------------------------------------------------
-
-distributed = pytest.importorskip("distributed", reason="dask.distributed comes with [dask]")
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    logging.getLogger("distributed").setLevel(logging.CRITICAL)
-    with (
-        distributed.LocalCluster(
-            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0"
-        ) as cluster,
-        distributed.Client(cluster) as c,
-    ):
-        yield c
-
-
-def test_dask_submit_result_settled(client: Any) -> None:
-    """On a dask Client: its own futures, values in order, records, failures."""
-    with TaskGroup(client) as tg:
-        futures = [tg.submit(tasks.square, i) for i in range(5)]
-        twice = [tg.submit(tasks.identity, 1), tg.submit(tasks.identity, 1)]
-    assert tg.result() == [0, 1, 4, 9, 16, 1, 1]
-    assert type(futures[0]).__module__.startswith("distributed")
-    assert twice[0].key != twice[1].key  # not merged: each submit is a task of its own
-    with TaskGroup(client, mode="settled") as tg2:
-        tg2.submit(tasks.identity, "user data")
-        tg2.submit(tasks.fail, "DB error")
-    ok, bad = tg2.result()
-    assert ok == Fulfilled("user data", 0)
-    assert isinstance(bad, Rejected)
-    assert str(bad.reason) == "DB error"
-    with pytest.raises(ExceptionGroup) as info:
-        run(TaskGroup(client), lambda tg: tg.submit(tasks.fail, "boom"))
-    assert [str(e) for e in info.value.exceptions] == ["boom"]
-
-
-def test_dask_flag_in_worker_threads(client: Any) -> None:
-    """A dask task (pickled even in-process) reads the group's flag."""
-    with TaskGroup(client) as tg:
-        f = tg.submit(group_tasks.cancelled_now)
-    assert f.result() is False
