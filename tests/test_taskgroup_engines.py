@@ -96,6 +96,20 @@ def test_first_and_body(engine: Any, events: Callable[[], Any]) -> None:
     ]
 
 
+def test_settled_deadline_records(engine: Any, events: Callable[[], Any]) -> None:
+    """mode="settled" at the deadline: the stopped tasks give Rejected(SettleTimeoutError)."""
+    started = events()
+    with TaskGroup(engine, mode="settled", timeout=0.3) as tg:
+        tg.submit(tasks.identity, "early").result(30)
+        tg.submit(group_tasks.spin, started)
+        started.wait(30)
+    early, spun = tg.result()
+    assert early == Fulfilled("early", 0)
+    assert isinstance(spun, Rejected)
+    assert isinstance(spun.reason, SettleTimeoutError)
+    assert spun.reason.index == 1
+
+
 def test_ctrl_c_does_not_wait_for_workers(engine: Any, events: Callable[[], Any]) -> None:
     """KeyboardInterrupt in the body propagates at once; the running task is left alone."""
     gate, started = events(), events()
