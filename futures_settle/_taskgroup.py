@@ -276,7 +276,9 @@ class TaskGroup(Generic[R]):
             raise
         # No lock: _cancel() sets _stopping before it copies the list, so
         # either it sees this future or this reads _stopping as set.
-        self._futures[index] = fut
+        futures = self._futures
+        if index < len(futures):  # else Ctrl-C ended the group meanwhile
+            futures[index] = fut
         fut.add_done_callback(functools.partial(settle, self._ref, index))
         if self._stopping:  # the cancel loop may have passed this slot while it was empty
             cancel_quietly(fut)
@@ -503,7 +505,11 @@ class TaskGroup(Generic[R]):
             self._wait(ready, each=True)
             with self._lock:
                 records, futures = self._records, self._futures
-                batch = [records[i] or read(futures[i], i) for i in self._order[seen:]]
+                batch = []
+                for i in self._order[seen:]:
+                    if records[i] is None:  # a value on a thread pool, not read yet
+                        records[i] = read(futures[i], i)
+                    batch.append(records[i])
             if not batch:
                 return
             seen += len(batch)
