@@ -186,6 +186,7 @@ class TaskGroup(Generic[R]):
         self._flag: CancelFlag | None = None
         self._token = ""
         self._error: BaseException | None = None
+        self._values: list[Any] | None = None  # "all" mode's answer, once complete
         # Futures call back through a weak reference: a future kept by the
         # caller does not keep the group (and every task's result) alive.
         self._ref = weakref.ref(self)
@@ -339,8 +340,8 @@ class TaskGroup(Generic[R]):
             return list(records)  # type: ignore[return-value]
         if self._error is not None:
             reraise(self._error, self)
-        if mode == ALL and all(type(r) is Fulfilled for r in records):
-            return [r.value for r in records]  # type: ignore[return-value]
+        if self._values is not None:
+            return list(self._values)  # type: ignore[return-value]
         if mode != ALL and self._cause == WINNER:
             return records[self._trigger].unwrap()  # type: ignore[no-any-return]
         raise CancelledError("the task group was cancelled before it had a result")
@@ -393,17 +394,13 @@ class TaskGroup(Generic[R]):
     def _finish(self, state: int) -> None:
         with self._lock:
             self._state = state
-            records = self._records
-            for index, fut in enumerate(self._futures):
-                if records[index] is not None or fut is None:
-                    continue
-                if type(fut) is Future and fut._state == "FINISHED" and LAYOUT:
-                    exc = fut._exception
-                    records[index] = (
-                        Fulfilled(fut._result, index) if exc is None else Rejected(exc, index)
-                    )
-                elif settled(fut):
-                    records[index] = read(fut, index)
+            if state == _FINISHED and self._mode == ALL and not self._own:
+                self._values = _values(self._records, self._futures)
+            if self._values is None:
+                records = self._records
+                for index, fut in enumerate(self._futures):
+                    if records[index] is None and fut is not None and settled(fut):
+                        records[index] = read(fut, index)
             self._futures = []
         if self._timer is not None:
             self._timer.cancel()
@@ -531,3 +528,25 @@ class TaskGroup(Generic[R]):
             body,
             self._timeout_error(),
         )
+
+
+def _values(records: list[Any], futures: list[Any]) -> list[Any] | None:
+    """Every task's value in submit order, or ``None`` if one has none.
+
+    Values that thread tasks returned were counted without being read
+    (``_grouptasks.settle``): they are read here, without making records.
+    """
+    values = []
+    for index, record in enumerate(records):
+        if record is None:
+            fut = futures[index]
+            if type(fut) is Future and LAYOUT and fut._state == "FINISHED":
+                if fut._exception is not None:
+                    return None
+                values.append(fut._result)
+                continue
+            record = read(fut, index)
+        if type(record) is not Fulfilled:
+            return None
+        values.append(record.value)
+    return values
