@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
-from . import cases, mapping
+from . import cases, mapping, taskgroup
 from .cases import Row
 
 HERE = Path(__file__).resolve().parent
@@ -90,6 +90,7 @@ def run(quick: bool) -> list[Row]:
         if loky_pool is not None:
             rows += cases.end_to_end(loky_pool, "loky", small, reps)
         rows += mapping.run_all(quick, reps, pool, procs, loky_pool)
+        rows += taskgroup.run_all(quick, reps, pool, procs, loky_pool)
     print("running dask ...", file=sys.stderr, flush=True)
     rows += cases.dask_collect(200 if quick else 10**4, reps)
     return rows

@@ -8,6 +8,7 @@
 ['fulfilled', 'fulfilled', 'rejected']
 """
 
+from ._cancelflag import check_cancelled as check_cancelled
 from ._combinators import wait_all as wait_all
 from ._combinators import wait_settled as wait_settled
 from ._errors import SettleTimeoutError as SettleTimeoutError
@@ -19,6 +20,7 @@ from ._records import Fulfilled as Fulfilled
 from ._records import Rejected as Rejected
 from ._records import Settled as Settled
 from ._streaming import as_settled as as_settled
+from ._taskgroup import TaskGroup as TaskGroup
 
 __version__ = "0.1.0"
 
@@ -27,7 +29,9 @@ __all__ = (
     "Rejected",
     "SettleTimeoutError",
     "Settled",
+    "TaskGroup",
     "as_settled",
+    "check_cancelled",
     "map_all",
     "map_settled",
     "wait_all",

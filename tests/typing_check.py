@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import assert_type
+from typing import Any, assert_type
 
 from futures_settle import (
     Fulfilled,
     Rejected,
     Settled,
+    TaskGroup,
     as_settled,
+    check_cancelled,
     map_all,
     map_settled,
     wait_all,
@@ -46,7 +48,27 @@ def check(fi: Future[int], fs: Future[str]) -> None:
     assert_type(wait_all(mixed), list[int])
     assert_type(wait_settled({"k": fs}), dict[str, Fulfilled[str] | Rejected])
 
+    with TaskGroup(pool) as tg:
+        assert_type(tg.submit(len, "abc"), Future[int])
+        assert_type(tg.submit(pow, 2, 3), Future[int])
+        assert_type(tg.as_settled(), Iterator[Fulfilled[Any] | Rejected])
+        tg.cancel()
+    assert_type(tg, TaskGroup[list[Any]])
+    assert_type(tg.result(), list[Any])
+    with TaskGroup(pool, mode="settled", timeout=1.0) as settled:
+        settled.submit(str, 1)
+    assert_type(settled.result(), list[Fulfilled[Any] | Rejected])
+    with TaskGroup(pool, mode="any") as hedged:
+        hedged.submit(str, 1)
+    assert_type(hedged.result(), Any)
+    assert_type(check_cancelled(), None)
+
     # Misuse that must not type-check.
     wait_all([fi], 1.0)  # type: ignore[call-overload]
     wait_all([fi], timeout="1")  # type: ignore[call-overload]
     Rejected("not an exception")  # type: ignore[arg-type]
+    TaskGroup(pool, mode="race")  # type: ignore[call-overload]
+    TaskGroup(pool, timeout="1")  # type: ignore[call-overload]
+    with TaskGroup(pool) as group:
+        group.submit(len, 3)  # type: ignore[arg-type]
+        group.submit(len, "a", "b")  # type: ignore[call-arg]

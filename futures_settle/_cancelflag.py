@@ -1,0 +1,269 @@
+"""How a running task learns that its group is cancelling: ``check_cancelled``.
+
+A task on a thread pool reads a flag object of its group, in the same
+process. A task in another process cannot, so a group on any other executor owns a :class:`CancelFlag`:
+one byte in a file under a temporary directory (``/dev/shm`` where present,
+so the byte lives in memory), mapped by the group and by each worker that
+runs one of its tasks. The group sets the byte; workers read it, with no
+server process, no pipe and no resource tracker (``multiprocessing.
+shared_memory`` registers attaching processes with the tracker on 3.11 and
+3.12, which warns and may unlink the segment early).
+
+The task wrapper (:class:`RemoteTask`) pickles the flag as its path. A
+worker maps each flag once and keeps the last few mapped, so a task costs
+one dictionary look-up and one byte read. A flag whose file is gone on the
+machine that made it belongs to a group that no longer waits: its tasks do
+not run. On another machine (a remote dask worker) the file was never there:
+such tasks run, and ``check_cancelled`` never raises in them.
+
+While a task runs, a context variable names what ``check_cancelled``
+reads, with the process id: a worker forked from a thread that was running
+a task inherits that thread's context, which must not make it look
+cancelled. On thread pools each task runs in a copy of its submitter's
+context anyway, so setting the variable there costs no reset.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import mmap
+import os
+import socket
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import CancelledError
+from contextvars import ContextVar, Token
+from typing import Any
+
+__all__ = [
+    "CANCELLED",
+    "STOPPING",
+    "CancelFlag",
+    "RemoteTask",
+    "check_cancelled",
+    "enter_task",
+    "leave_task",
+    "set_task",
+    "task_probe",
+]
+
+_DIR = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+_COUNTER = itertools.count()
+_KEEP = 16  # flags a worker keeps mapped: the groups whose tasks it ran last
+_MAPPED: OrderedDict[str, _Reader] = OrderedDict()
+_MAPPED_LOCK = threading.Lock()
+_TASK: ContextVar[tuple[int, Callable[[], bool]] | None] = ContextVar(
+    "futures_settle_task", default=None
+)
+
+
+def _machine() -> str:
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            return f.read().strip()
+    except OSError:
+        return socket.gethostname()
+
+
+_MACHINE = _machine()
+
+
+STOPPING = 1  # a task that starts now does not run its function
+CANCELLED = 2  # ... and check_cancelled() raises in running ones
+
+
+class CancelFlag:
+    """The group's side of the flag: it creates, sets and removes the file.
+
+    The byte goes up in two steps: ``STOPPING`` before the group cancels its
+    queued futures, ``CANCELLED`` after. A cooperative task that stopped at
+    the first step would free its worker while queued futures are not yet
+    cancelled, and the pool would hand that worker more of them.
+    """
+
+    __slots__ = ("_map", "path")
+
+    def __init__(self) -> None:
+        fd, self.path = tempfile.mkstemp(
+            prefix=f"futures_settle-{os.getpid()}-{next(_COUNTER)}-", suffix=".flag", dir=_DIR
+        )
+        try:
+            os.write(fd, b"\0")
+            self._map: mmap.mmap | None = mmap.mmap(fd, 1)
+        except BaseException:
+            os.unlink(self.path)
+            raise
+        finally:
+            os.close(fd)
+
+    def set(self, level: int) -> None:
+        m = self._map
+        if m is not None:
+            with contextlib.suppress(ValueError):  # closed meanwhile: the group is over
+                m[0] = level
+
+    def stopping(self) -> bool:
+        m = self._map
+        return m is None or m[0] >= STOPPING
+
+    def cancelled(self) -> bool:
+        m = self._map
+        return m is None or m[0] >= CANCELLED
+
+    def close(self) -> None:
+        """Remove the file; workers that mapped it still read the byte as it was."""
+        m, self._map = self._map, None
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
+        if m is not None:
+            m.close()
+
+    def __reduce__(self) -> tuple[Callable[..., _Reader], tuple[str, str]]:
+        return (_attach, (self.path, _MACHINE))
+
+
+class _Reader:
+    """A worker's view of a flag: the byte, or a fixed level when there is no file."""
+
+    __slots__ = ("_fixed", "_map")
+
+    def __init__(self, m: mmap.mmap | None, fixed: int) -> None:
+        self._map = m
+        self._fixed = fixed
+
+    def stopping(self) -> bool:
+        m = self._map
+        return (self._fixed if m is None else m[0]) >= STOPPING
+
+    def cancelled(self) -> bool:
+        m = self._map
+        return (self._fixed if m is None else m[0]) >= CANCELLED
+
+
+def _attach(path: str, machine: str) -> _Reader:
+    reader = _MAPPED.get(path)
+    if reader is not None:
+        return reader
+    try:
+        with open(path, "rb") as f:
+            reader = _Reader(mmap.mmap(f.fileno(), 1, access=mmap.ACCESS_READ), 0)
+    except (OSError, ValueError):
+        # Gone on this machine: the group stopped waiting, its tasks are not
+        # wanted. Never there (another machine): no flag, the task runs.
+        return _Reader(None, CANCELLED if machine == _MACHINE else 0)
+    with _MAPPED_LOCK:
+        _MAPPED[path] = reader
+        while len(_MAPPED) > _KEEP:
+            # Dropped, not closed: a task still running may read it; the map
+            # closes with the last reference.
+            _MAPPED.popitem(last=False)
+    return reader
+
+
+_PID = os.getpid()
+
+
+def _after_fork_in_child() -> None:
+    global _PID
+    _PID = os.getpid()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def enter_task(probe: Callable[[], bool]) -> Token[tuple[int, Callable[[], bool]] | None]:
+    """Make ``probe`` what ``check_cancelled`` reads in this context; undo with the token."""
+    return _TASK.set((_PID, probe))
+
+
+def leave_task(token: Token[tuple[int, Callable[[], bool]] | None]) -> None:
+    _TASK.reset(token)
+
+
+def task_probe(probe: Callable[[], bool]) -> tuple[int, Callable[[], bool]]:
+    """What ``set_task`` takes: ``probe``, with this process's id."""
+    return (_PID, probe)
+
+
+# Run in a context made for one task alone (thread pools copy the
+# submitter's for each task), where nothing needs resetting afterwards.
+set_task = _TASK.set
+
+
+class RemoteTask:
+    """A task for an executor that may run it in another process: picklable.
+
+    It reads the flag before calling the function, so a task that a worker
+    takes after the group cancelled never runs the function.
+    """
+
+    __slots__ = ("args", "flag", "fn", "kwargs", "token")
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        flag: CancelFlag | _Reader,
+        token: str,
+    ) -> None:
+        self.fn = fn
+        self.args = args
+        self.kwargs = kwargs
+        self.flag = flag
+        self.token = token
+
+    def __call__(self) -> Any:
+        flag = self.flag
+        if flag.stopping():
+            raise CancelledError("the task group was cancelled before this task started")
+        token = enter_task(flag.cancelled)
+        try:
+            return self.fn(*self.args, **self.kwargs)
+        finally:
+            leave_task(token)
+            del self, flag
+
+    def __dask_tokenize__(self) -> str:
+        # dask merges submissions with equal tokens: every task is its own.
+        return self.token
+
+
+def check_cancelled() -> None:
+    """Raise ``CancelledError`` if the task group of the running task is cancelling.
+
+    Long tasks call it between steps to stop early when their group no
+    longer wants them: after a failure (``mode="all"``), a winner
+    (``"any"``, ``"first"``), the deadline, ``tg.cancel()`` or an exception
+    in the group's body. It reads a flag, nothing more: cheap enough to call
+    in a loop. Outside a task of a :class:`TaskGroup` (in the body, in plain
+    ``executor.submit`` work) it does nothing.
+
+    It works in thread pools, process pools, loky and dask workers on the
+    same machine as the group (on a remote dask worker it never raises).
+    The ``CancelledError`` a task lets out counts as a cancellation the
+    group caused, not as the task's failure.
+
+    Raises:
+        concurrent.futures.CancelledError: The running task's group is cancelling.
+
+    Example:
+        >>> from concurrent.futures import ThreadPoolExecutor
+        >>> from futures_settle import TaskGroup, check_cancelled
+        >>> def steps(n):
+        ...     for i in range(n):
+        ...         check_cancelled()  # stops here once the group cancels
+        ...     return n
+        >>> check_cancelled()  # not in a task: nothing happens
+        >>> with ThreadPoolExecutor() as pool, TaskGroup(pool) as tg:
+        ...     done = tg.submit(steps, 3)
+        >>> done.result()
+        3
+    """
+    task = _TASK.get()
+    if task is not None and task[0] == _PID and task[1]():
+        raise CancelledError("the task group was cancelled")

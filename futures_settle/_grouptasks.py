@@ -1,0 +1,141 @@
+"""How the tasks of a group run and report back: the thread wrapper, the done-callback.
+
+On a thread pool a task's own wrapper decides whether its outcome cancels
+the group, and cancels before it returns, so the worker that ran it finds
+the queue already cancelled (a done-callback added after the task finished
+would run in the submitter's thread, too late). Elsewhere the done-callback
+decides: process pools and loky run it in the thread that feeds their
+workers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import weakref
+from collections.abc import Callable
+from concurrent.futures import CancelledError, Future
+from typing import Any
+
+from ._cancelflag import set_task
+from ._groupanswer import ALL
+from ._records import Fulfilled, Rejected, Settled
+
+__all__ = ["LAYOUT", "Switch", "cancel_quietly", "read", "run_in_thread", "settle", "settled"]
+
+
+class Switch:
+    """The in-thread flag, apart from the group so that tasks hold no cycle."""
+
+    __slots__ = ("on",)
+
+    def __init__(self) -> None:
+        self.on = False
+
+    def __call__(self) -> bool:
+        return self.on
+
+
+def run_in_thread(
+    group: Any,
+    index: int,
+    context: contextvars.Context,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    """A task on a thread pool: runs in the submitter's context, decides in its worker."""
+    if group._stopping:
+        raise CancelledError("the task group was cancelled before this task started")
+    context.run(set_task, group._probe)
+    try:
+        value = context.run(fn, *args, **kwargs)
+    except BaseException as exc:
+        group._finished_task(index, True, exc)
+        raise
+    else:
+        if group._mode != ALL:
+            group._finished_task(index, False, None)
+        return value
+    finally:
+        # This frame stays in a failure's traceback: no path back to the group.
+        del group, context, fn, args, kwargs
+
+
+def settle(ref: weakref.ref[Any], index: int, fut: Any) -> None:
+    """The done-callback of a task's future; a group that is gone needs no news."""
+    group = ref()
+    if group is None:
+        return
+    if (
+        group._threads
+        and type(fut) is Future
+        and LAYOUT
+        and fut._state == "FINISHED"
+        and fut._exception is None
+    ):
+        # A value on a thread pool: its task already decided whether it
+        # cancels the group (run_in_thread); its record is made when read.
+        with group._lock:
+            group._order.append(index)
+            group._unsettled -= 1
+            if group._watchers or (group._idlers and not group._unsettled):
+                group._changed.notify_all()
+        return
+    group._settle(index, fut)
+
+
+def _stdlib_layout() -> bool:
+    """Whether a settled stdlib future keeps its outcome where ``read`` looks."""
+    try:
+        value: Future[object] = Future()
+        value.set_result(index := object())
+        return bool(value._state == "FINISHED" and value._result is index)
+    except Exception:  # pragma: no cover - a changed stdlib
+        return False
+
+
+_DIRECT: dict[type, bool] = {}  # future types read through their attributes
+LAYOUT = _stdlib_layout()
+_STDLIB_METHODS = ("result", "exception", "cancelled", "done", "set_result", "set_exception")
+
+
+def _direct(t: type) -> bool:
+    direct = _DIRECT.get(t)
+    if direct is None:
+        direct = _DIRECT[t] = (
+            LAYOUT
+            and issubclass(t, Future)
+            and all(getattr(t, m) is getattr(Future, m) for m in _STDLIB_METHODS)
+        )
+    return direct
+
+
+def settled(fut: Any) -> bool:
+    if _direct(type(fut)):
+        return fut._state in ("FINISHED", "CANCELLED", "CANCELLED_AND_NOTIFIED")
+    return bool(fut.done())
+
+
+def read(fut: Any, index: int) -> Settled[Any]:
+    """The record of a settled future: read directly for stdlib ones (loky's too)."""
+    if _direct(type(fut)):
+        if fut._state == "FINISHED":
+            exc = fut._exception
+            return Fulfilled(fut._result, index) if exc is None else Rejected(exc, index)
+        return Rejected(CancelledError(), index)
+    try:
+        exc = fut.exception()
+        if exc is None:
+            return Fulfilled(fut.result(), index)
+    except BaseException as error:  # cancelled, or the engine failed to tell
+        exc = error
+    return Rejected(exc, index)
+
+
+def cancel_quietly(fut: Any) -> None:
+    # Best effort: an engine's cancel() that fails must not hide an answer.
+    # A done dask future must not be cancelled: that would drop its result.
+    with contextlib.suppress(Exception):
+        if not fut.done():
+            fut.cancel()
