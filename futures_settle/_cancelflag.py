@@ -1,9 +1,10 @@
 """How a running task learns that its group is cancelling: ``check_cancelled``.
 
 A task on a thread pool reads a flag object of its group, in the same
-process. A task in another process cannot, so a group on any other executor owns a :class:`CancelFlag`:
-one byte in a file under a temporary directory (``/dev/shm`` where present,
-so the byte lives in memory), mapped by the group and by each worker that
+process. A task in another process cannot, so a group on any other
+executor owns a :class:`CancelFlag`: one byte in a file under a
+temporary directory (``/dev/shm`` where present, so the byte lives in
+memory), mapped by the group and by each worker that
 runs one of its tasks. The group sets the byte; workers read it, with no
 server process, no pipe and no resource tracker (``multiprocessing.
 shared_memory`` registers attaching processes with the tracker on 3.11 and

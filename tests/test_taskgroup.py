@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from typing import Any
 
-import group_tasks
 import pytest
 
 import futures_settle
@@ -29,6 +28,7 @@ from futures_settle import (
     check_cancelled,
 )
 
+import group_tasks
 import tasks
 
 pytestmark = pytest.mark.timeout(30)

@@ -6,11 +6,11 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import group_tasks
 import pytest
 
 from futures_settle import Fulfilled, Rejected, TaskGroup
 
+import group_tasks
 import tasks
 
 pytestmark = pytest.mark.timeout(60)

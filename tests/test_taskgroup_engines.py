@@ -8,11 +8,11 @@ from concurrent.futures import CancelledError, Future
 from pathlib import Path
 from typing import Any
 
-import group_tasks
 import pytest
 
 from futures_settle import Fulfilled, Rejected, SettleTimeoutError, TaskGroup
 
+import group_tasks
 import tasks
 
 pytestmark = pytest.mark.timeout(60)
