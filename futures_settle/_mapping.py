@@ -2,47 +2,30 @@
 
 from __future__ import annotations
 
-import os
+import sys
 import warnings
+from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
-from concurrent.futures import Executor
-from itertools import islice
-from typing import Any, TypeVar
+from concurrent.futures import Executor, Future
+from itertools import chain, islice, repeat, starmap
+from typing import Any, TypeVar, cast
 
+from ._chunking import ChunkSizer, Plan, plan
 from ._core import STREAM, Waiter, watch
 from ._errors import SettleTimeoutError, reraise
 from ._inputs import check_flag, deadline_of
 from ._records import Fulfilled, Rejected
 from ._state import OK, read
+from ._worker import run_chunk
 
 __all__ = ["map_all", "map_settled"]
 
 R = TypeVar("R")
 
 
-def _run_chunk(
-    fn: Callable[..., Any], chunk: list[tuple[Any, ...]]
-) -> tuple[list[Any], dict[int, Exception]]:
-    """Run a chunk in a worker, each item on its own: ``(values, {offset: exception})``.
-
-    Values travel back as a plain list, as ``Executor.map`` sends them;
-    the rare failures ride beside them.
-    """
-    values: list[Any] = []
-    failures: dict[int, Exception] = {}
-    append = values.append
-    for offset, args in enumerate(chunk):
-        try:
-            append(fn(*args))
-        except Exception as exc:
-            append(None)
-            failures[offset] = exc
-    return values, failures
-
-
-def _check_int(fn: str, name: str, value: object, default: int | None = None) -> int | None:
+def _check_int(fn: str, name: str, value: object) -> int | None:
     if value is None:
-        return default
+        return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(
             f"{fn}() {name} must be an int >= 1 or None, "
@@ -50,16 +33,9 @@ def _check_int(fn: str, name: str, value: object, default: int | None = None) ->
         )
     if value < 1:
         raise ValueError(f"{fn}() {name} must be >= 1, got {value}")
+    if value > sys.maxsize:
+        raise ValueError(f"{fn}() {name} must be <= sys.maxsize ({sys.maxsize}), got {value}")
     return value
-
-
-def _default_buffersize(executor: Executor, chunksize: int) -> int:
-    workers = getattr(executor, "_max_workers", None)
-    if not isinstance(workers, int) or workers < 1:
-        workers = os.cpu_count() or 1
-    # Deep enough that a wake-up finds several items done (waking once per
-    # item costs more than the items themselves on a thread pool).
-    return max(4 * workers, 64) * chunksize
 
 
 def _check(
@@ -71,7 +47,7 @@ def _check(
     timeout: object,
     ordered: object,
     chunksize: object,
-) -> tuple[float | None, int, int, list[Iterator[Any]]]:
+) -> tuple[float | None, Plan, list[Iterator[Any]]]:
     if not callable(fn):
         raise TypeError(f"{name}() expected a callable as fn, got {type(fn).__name__}")
     if not iterables:
@@ -82,11 +58,8 @@ def _check(
         )
     deadline = deadline_of(timeout)
     check_flag("ordered", ordered)
-    chunk = _check_int(name, "chunksize", chunksize, 1)
-    assert chunk is not None
+    chunk = _check_int(name, "chunksize", chunksize)
     size = _check_int(name, "buffersize", buffersize)
-    if size is None:
-        size = _default_buffersize(executor, chunk)  # type: ignore[arg-type]
     iterators = []
     for it in iterables:
         refused = isinstance(it, (str, bytes, bytearray)) or it is None
@@ -96,33 +69,168 @@ def _check(
             refused = True
         if refused:
             raise TypeError(f"{name}() expected iterables of arguments, got {type(it).__name__}")
-    return deadline, size, chunk, iterators
+    return deadline, plan(executor, chunk, size), iterators
 
 
 def _notify_progress(
-    progress: Callable[[Any], object] | None, record: Any, state: list[bool]
+    progress: Callable[[Any], object], records: list[Any], state: list[bool]
 ) -> None:
-    if progress is None:
-        return
+    for record in records:
+        try:
+            progress(record)
+        except Exception as exc:  # a progress hook never breaks the aggregation
+            if not state[0]:
+                state[0] = True
+                warnings.warn(
+                    f"progress hook raised {exc!r}; the map goes on, further errors are ignored",
+                    RuntimeWarning,
+                    stacklevel=4,
+                )
+
+
+class _Results(chain):  # type: ignore[type-arg]
+    """The maps' iterator: hands each batch of settled items out at C speed.
+
+    The engine (a generator) runs once per batch, not once per item: the
+    items of a batch come out of a C iterator that pops each from its list,
+    so nothing handed out stays referenced here.
+    """
+
+    __slots__ = ("_engine",)
+    _engine: Generator[Iterator[Any], None, None]
+
+    def close(self) -> None:
+        """Stop the map: cancel queued work, pull no more input, drop what is not handed out."""
+        self._engine.close()
+        deque(self, maxlen=0)  # the rest of the current batch: nothing runs any more
+
+
+def _results(engine: Generator[Iterator[Any], None, None]) -> Iterator[Any]:
+    results = cast(_Results, _Results.from_iterable(engine))
+    results._engine = engine
+    return results
+
+
+def _drain(batch: list[Any]) -> Iterator[Any]:
+    """Hand ``batch`` out in order, letting go of each item as it goes."""
+    batch.reverse()
+    return starmap(batch.pop, repeat((), len(batch)))
+
+
+def _submit(executor: Any, fn: Callable[..., Any], chunk: list[Any], chunked: bool) -> Any:
+    """Submit one unit; an executor that refuses gives a future failed with its error."""
     try:
-        progress(record)
-    except Exception as exc:  # a progress hook never breaks the aggregation
-        if not state[0]:
-            state[0] = True
-            warnings.warn(
-                f"progress hook raised {exc!r}; the map goes on, further errors are ignored",
-                RuntimeWarning,
-                stacklevel=3,
-            )
+        if chunked:
+            return executor.submit(run_chunk, fn, chunk)
+        return executor.submit(fn, *chunk[0])
+    except Exception as exc:  # shut down, broken: each pulled item still gets its record
+        refused: Future[Any] = Future()
+        refused.set_exception(exc)
+        refused.refused = True  # type: ignore[attr-defined]
+        return refused
 
 
 class _Failure:
-    """What ``_values`` gives for a unit that failed: its first exception."""
+    """What ``_take_values`` gives when a unit failed: its first exception, and where from."""
 
-    __slots__ = ("exc",)
+    __slots__ = ("exc", "source")
 
-    def __init__(self, exc: BaseException) -> None:
+    def __init__(self, exc: BaseException, source: Any) -> None:
         self.exc = exc
+        self.source = source
+
+
+def _take_values(
+    settled: list[tuple[Any, int]],
+    in_flight: dict[int, tuple[Any, int]],
+    ready: dict[int, list[Any]],
+    sizer: ChunkSizer | None,
+    chunked: bool,
+) -> _Failure | None:
+    """``map_all``: file the values of settled units in ``ready``, or return the first failure."""
+    for fut, start in settled:
+        count = in_flight.pop(start)[1]
+        code, payload = read(fut)
+        if code != OK:
+            return _Failure(payload, fut)
+        if not chunked:
+            ready[start] = [payload]
+            continue
+        values, failures, seconds = payload
+        if sizer is not None:
+            sizer.completed(count, seconds)
+        if failures:
+            return _Failure(failures[min(failures)], fut)  # a chunk's items run in order
+        ready[start] = values
+    return None
+
+
+def _take_records(
+    settled: list[tuple[Any, int]],
+    in_flight: dict[int, tuple[Any, int]],
+    ready: dict[int, list[Any]],
+    sizer: ChunkSizer | None,
+    chunked: bool,
+) -> list[list[Any]]:
+    """``map_settled``: file one record per item of each settled unit in ``ready``."""
+    filed = []
+    for fut, start in settled:
+        count = in_flight.pop(start)[1]
+        code, payload = read(fut)
+        if not chunked:
+            records = [Fulfilled(payload, start) if code == OK else Rejected(payload, start)]
+        elif code != OK:  # the unit as a whole failed: a dead worker, a refused submit
+            records = [Rejected(payload, start + k) for k in range(count)]
+        else:
+            values, failures, seconds = payload
+            if sizer is not None:
+                sizer.completed(count, seconds)
+            records = list(map(Fulfilled, values, range(start, start + count)))
+            if failures:
+                for offset, exc in failures.items():
+                    records[offset] = Rejected(exc, start + offset)
+        ready[start] = records
+        filed.append(records)
+    return filed
+
+
+def _next_batch(ready: dict[int, list[Any]], ordered: bool, position: int) -> list[Any]:
+    """Everything that can be handed out now: from ``position`` on, or in completion order."""
+    if not ordered:
+        batch = []
+        for part in ready.values():
+            batch += part
+        ready.clear()
+        return batch
+    batch = ready.pop(position, [])
+    position += len(batch)
+    while position in ready:
+        part = ready.pop(position)
+        batch += part
+        position += len(part)
+    return batch
+
+
+def _timed_out(
+    ready: dict[int, list[Any]], in_flight: dict[int, tuple[Any, int]], seconds: float, total: int
+) -> list[Any]:
+    """``map_settled`` at its deadline: settled records, then timeouts, by position."""
+    left = sum(n for _, n in in_flight.values())
+    out: list[Any] = []
+    for start in sorted([*ready, *in_flight]):
+        if start in ready:
+            out += ready.pop(start)
+            continue
+        for position in range(start, start + in_flight[start][1]):
+            error = SettleTimeoutError(
+                f"item {position} did not settle within {seconds:g} s ({left} items in flight)",
+                timeout=seconds,
+                unfinished=left,
+                total=total,
+                index=position,
+            )
+            out.append(Rejected(error, position))
+    return out
 
 
 def _map(
@@ -130,132 +238,94 @@ def _map(
     fn: Callable[..., Any],
     iterators: list[Iterator[Any]],
     executor: Any,
-    buffersize: int,
+    how: Plan,
     deadline: float | None,
     timeout: object,
     ordered: bool,
-    chunksize: int,
     fail_fast: bool,
     cancel_pending: bool,
     progress: Callable[[Any], object] | None,
-) -> Generator[Any, None, None]:
-    """The engine of both maps. A submitted future (one item, or a chunk) is a unit
-    from submission to yield: ``in_flight`` and ``ready`` are keyed by the
-    position of its first item."""
+) -> Generator[Iterator[Any], None, None]:
+    """The engine of both maps: yields batches of values or records, each as an iterator.
+
+    A submitted future (one item, or a chunk) is a unit from submission
+    to hand-out: ``in_flight`` and ``ready`` are keyed by the position of
+    its first item. The engine runs again only once the consumer has taken
+    the whole previous batch, so everything handed out has been consumed.
+    """
     args = zip(*iterators)  # noqa: B905 - shortest iterable ends the map, like map()
     waiter = Waiter(STREAM, 0)
     in_flight: dict[int, tuple[Any, int]] = {}  # first position -> (future, items)
-    ready: dict[int, list[Any]] = {}  # ordered: settled batches not yet yielded
+    ready: dict[int, list[Any]] = {}  # settled units not yet handed out
+    sizer, chunked, chunksize = how.sizer, how.chunked, how.chunksize
+    buffersize, max_units = how.buffersize, how.max_units
     pulled = 0  # items taken from the input
-    yielded = 0  # items handed out (ordered: also the next position to yield)
+    handed = 0  # items handed out (ordered: also the next position to hand out)
     exhausted = False
     cancel_on_exit = True
     warned = [False]
     try:
         while True:
-            while not exhausted and pulled - yielded < buffersize:
-                chunk = list(islice(args, min(chunksize, buffersize - (pulled - yielded))))
+            while not exhausted and pulled - handed < buffersize and len(in_flight) < max_units:
+                size = chunksize if sizer is None else sizer.size
+                chunk = list(islice(args, min(size, buffersize - (pulled - handed))))
                 if not chunk:
                     exhausted = True
                     break
-                if chunksize == 1:
-                    fut = executor.submit(fn, *chunk[0])
-                else:
-                    fut = executor.submit(_run_chunk, fn, chunk)
+                fut = _submit(executor, fn, chunk, chunked)
+                exhausted = hasattr(fut, "refused")  # the executor is done: pull no more
                 in_flight[pulled] = (fut, len(chunk))
                 watch(waiter, fut, pulled)
                 pulled += len(chunk)
-            if pulled == yielded:
+                del fut, chunk
+            if pulled == handed:
                 return
             notified = waiter.wait(deadline)
-            for fut, start in waiter.take():
-                _, count = in_flight.pop(start)
-                if fail_fast:
-                    batch = _values(fut, chunksize > 1)
-                    if type(batch) is _Failure:
-                        cancel_on_exit = cancel_pending
-                        exc = batch.exc
-                        del batch
-                        try:
-                            reraise(exc, fut)
-                        finally:
-                            del exc, fut
-                else:
-                    batch = _records(fut, start, count, chunksize > 1)
-                    if progress is not None:
-                        for record in batch:
-                            _notify_progress(progress, record, warned)
-                if ordered:
-                    ready[start] = batch  # type: ignore[assignment]
-                else:
-                    yielded += len(batch)  # type: ignore[arg-type]
-                    yield from batch  # type: ignore[misc]
-            while yielded in ready:
-                batch = ready.pop(yielded)
-                yielded += len(batch)
-                yield from batch
+            settled = waiter.take()
+            if fail_fast:
+                failure = _take_values(settled, in_flight, ready, sizer, chunked)
+                del settled
+                if failure is not None:
+                    cancel_on_exit = cancel_pending
+                    exc, source = failure.exc, failure.source
+                    del failure
+                    try:
+                        reraise(exc, source)
+                    finally:
+                        del exc, source
+            else:
+                filed = _take_records(settled, in_flight, ready, sizer, chunked)
+                del settled
+                if progress is not None:
+                    for records in filed:
+                        _notify_progress(progress, records, warned)
+                del filed
+            batch = _next_batch(ready, ordered, handed)
+            if batch:
+                handed += len(batch)
+                out = _drain(batch)
+                del batch
+                yield out
+                del out
             if not notified:
-                left = sum(n for _, n in in_flight.values())  # not settled yet
                 seconds = float(timeout)  # type: ignore[arg-type]
                 if fail_fast:
+                    left = sum(n for _, n in in_flight.values())  # not settled yet
                     raise SettleTimeoutError(
                         f"{name}() timed out after {seconds:g} s with {left} items in flight",
                         timeout=seconds,
                         unfinished=left,
                         total=pulled,
                     )
-                # Settled batches (ordered mode) and then timeouts, by position.
-                units = sorted([*ready, *in_flight])
-                for start in units:
-                    if start in ready:
-                        yield from ready.pop(start)
-                        continue
-                    _, count = in_flight[start]
-                    for position in range(start, start + count):
-                        error = SettleTimeoutError(
-                            f"item {position} did not settle within "
-                            f"{seconds:g} s ({left} items in flight)",
-                            timeout=seconds,
-                            unfinished=left,
-                            total=pulled,
-                            index=position,
-                        )
-                        yield Rejected(error, position)
+                yield _drain(_timed_out(ready, in_flight, seconds, pulled))
                 return
     finally:
         waiter.close()
         if cancel_on_exit:
             for fut, _ in in_flight.values():
                 fut.cancel()
-
-
-def _values(fut: Any, chunked: bool) -> list[Any] | _Failure:
-    """``map_all``: the values of a settled unit, or its first failure."""
-    code, payload = read(fut)
-    if code != OK:
-        return _Failure(payload)
-    if not chunked:
-        return [payload]
-    values, failures = payload
-    if failures:
-        return _Failure(failures[min(failures)])  # a chunk's items run in order
-    return values  # type: ignore[no-any-return]
-
-
-def _records(fut: Any, start: int, count: int, chunked: bool) -> list[Fulfilled[Any] | Rejected]:
-    """``map_settled``: one record per item of a settled unit."""
-    code, payload = read(fut)
-    if not chunked:
-        return [Fulfilled(payload, start) if code == OK else Rejected(payload, start)]
-    if code != OK:  # the chunk as a whole failed (a dead worker, an unpicklable result)
-        return [Rejected(payload, start + k) for k in range(count)]
-    values, failures = payload
-    records: list[Fulfilled[Any] | Rejected] = list(
-        map(Fulfilled, values, range(start, start + count))
-    )
-    for offset, exc in failures.items():
-        records[offset] = Rejected(exc, start + offset)
-    return records
+        in_flight.clear()
+        ready.clear()
 
 
 def map_all(
@@ -266,7 +336,7 @@ def map_all(
     buffersize: int | None = None,
     timeout: float | None = None,
     ordered: bool = True,
-    chunksize: int = 1,
+    chunksize: int | None = None,
     cancel_pending: bool = True,
 ) -> Iterator[R]:
     """Yield ``fn(*args)`` for each item, at most ``buffersize`` in flight: a lazy ``Promise.all``.
@@ -310,23 +380,24 @@ def map_all(
         ...     list(map_all(pow, [2, 3, 4], [2, 2, 2], executor=pool, buffersize=2))
         [4, 9, 16]
     """
-    deadline, size, chunk, iterators = _check(
+    deadline, how, iterators = _check(
         "map_all", fn, iterables, executor, buffersize, timeout, ordered, chunksize
     )
     check_flag("cancel_pending", cancel_pending)
-    return _map(
-        "map_all",
-        fn,
-        iterators,
-        executor,
-        size,
-        deadline,
-        timeout,
-        bool(ordered),
-        chunk,
-        True,
-        cancel_pending,
-        None,
+    return _results(
+        _map(
+            "map_all",
+            fn,
+            iterators,
+            executor,
+            how,
+            deadline,
+            timeout,
+            bool(ordered),
+            True,
+            cancel_pending,
+            None,
+        )
     )
 
 
@@ -338,7 +409,7 @@ def map_settled(
     buffersize: int | None = None,
     timeout: float | None = None,
     ordered: bool = True,
-    chunksize: int = 1,
+    chunksize: int | None = None,
     progress: Callable[[Fulfilled[R] | Rejected], object] | None = None,
 ) -> Iterator[Fulfilled[R] | Rejected]:
     """Yield a record per item, at most ``buffersize`` in flight: a lazy ``Promise.allSettled``.
@@ -383,24 +454,25 @@ def map_settled(
         ...     [(r.index, r.status) for r in map_settled(int, ["1", "x", "3"], executor=pool)]
         [(0, 'fulfilled'), (1, 'rejected'), (2, 'fulfilled')]
     """
-    deadline, size, chunk, iterators = _check(
+    deadline, how, iterators = _check(
         "map_settled", fn, iterables, executor, buffersize, timeout, ordered, chunksize
     )
     if progress is not None and not callable(progress):
         raise TypeError(
             f"map_settled() expected a callable or None as progress, got {type(progress).__name__}"
         )
-    return _map(
-        "map_settled",
-        fn,
-        iterators,
-        executor,
-        size,
-        deadline,
-        timeout,
-        bool(ordered),
-        chunk,
-        False,
-        False,
-        progress,
+    return _results(
+        _map(
+            "map_settled",
+            fn,
+            iterators,
+            executor,
+            how,
+            deadline,
+            timeout,
+            bool(ordered),
+            False,
+            False,
+            progress,
+        )
     )
