@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from time import perf_counter
-from traceback import format_exception
+from traceback import format_exception, format_exception_only, format_tb
+from types import CodeType
 from typing import Any
 
 __all__ = ["Failures", "run_chunk"]
@@ -29,17 +30,41 @@ class Failures(dict[int, BaseException]):
     __slots__ = ()
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Format each traceback as the stdlib's process pool does for one
-        # task (concurrent/futures/process.py, _ExceptionWithTraceback).
+        # The text the stdlib's process pool sends for one task's failure
+        # (concurrent/futures/process.py, _ExceptionWithTraceback).
         return (
             _rebuild,
-            (
-                [
-                    (offset, exc, '\n"""\n' + "".join(format_exception(exc)) + '"""')
-                    for offset, exc in self.items()
-                ],
-            ),
+            ([(offset, exc, '\n"""\n' + _format(exc) + '"""') for offset, exc in self.items()],),
         )
+
+
+_STACKS: dict[tuple[tuple[CodeType, int], ...], str] = {}
+_MAX_STACKS = 256
+
+
+def _format(exc: BaseException) -> str:
+    """``"".join(traceback.format_exception(exc))``, its stack part cached.
+
+    Formatting a stack reads source lines and parses each to place the
+    carets: some 100 µs, far more than a small task. The failures of one
+    map mostly come from the same few places, and a stack's text depends
+    only on its code objects and positions.
+    """
+    if exc.__cause__ is not None or exc.__context__ is not None:
+        return "".join(format_exception(exc))  # chained: formatted whole, as is rare
+    key = []
+    tb = exc.__traceback__
+    node = tb
+    while node is not None:
+        key.append((node.tb_frame.f_code, node.tb_lasti))
+        node = node.tb_next
+    stack = _STACKS.get(tuple(key))
+    if stack is None:
+        stack = "".join(format_tb(tb))
+        if len(_STACKS) >= _MAX_STACKS:
+            _STACKS.clear()
+        _STACKS[tuple(key)] = stack
+    return "Traceback (most recent call last):\n" + stack + "".join(format_exception_only(exc))
 
 
 def _rebuild(failed: list[tuple[int, BaseException, str]]) -> dict[int, BaseException]:
