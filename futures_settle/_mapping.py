@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import sys
 import warnings
-from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Executor, Future
-from itertools import chain, islice, repeat, starmap
-from typing import Any, TypeVar, cast
+from itertools import islice
+from typing import Any, TypeVar
 
-from ._chunking import ChunkSizer, Plan, plan
+from ._batches import drain, next_batch, results, take_records, take_values, timed_out
+from ._chunking import Plan, plan
 from ._core import STREAM, Waiter, watch
 from ._errors import SettleTimeoutError, reraise
 from ._inputs import check_flag, deadline_of
 from ._records import Fulfilled, Rejected
-from ._state import OK, read
 from ._worker import run_chunk
 
 __all__ = ["map_all", "map_settled"]
@@ -88,149 +87,22 @@ def _notify_progress(
                 )
 
 
-class _Results(chain):  # type: ignore[type-arg]
-    """The maps' iterator: hands each batch of settled items out at C speed.
+def _submit(
+    executor: Any, fn: Callable[..., Any], chunk: list[Any], chunked: bool
+) -> tuple[Any, bool]:
+    """Submit one unit: ``(future, refused)``.
 
-    The engine (a generator) runs once per batch, not once per item: the
-    items of a batch come out of a C iterator that pops each from its list,
-    so nothing handed out stays referenced here.
+    An executor that refuses (shut down, broken) gives a future failed with
+    its error: each item pulled from the input still gets its outcome.
     """
-
-    __slots__ = ("_engine",)
-    _engine: Generator[Iterator[Any], None, None]
-
-    def close(self) -> None:
-        """Stop the map: cancel queued work, pull no more input, drop what is not handed out."""
-        self._engine.close()
-        deque(self, maxlen=0)  # the rest of the current batch: nothing runs any more
-
-
-def _results(engine: Generator[Iterator[Any], None, None]) -> Iterator[Any]:
-    results = cast(_Results, _Results.from_iterable(engine))
-    results._engine = engine
-    return results
-
-
-def _drain(batch: list[Any]) -> Iterator[Any]:
-    """Hand ``batch`` out in order, letting go of each item as it goes."""
-    batch.reverse()
-    return starmap(batch.pop, repeat((), len(batch)))
-
-
-def _submit(executor: Any, fn: Callable[..., Any], chunk: list[Any], chunked: bool) -> Any:
-    """Submit one unit; an executor that refuses gives a future failed with its error."""
     try:
         if chunked:
-            return executor.submit(run_chunk, fn, chunk)
-        return executor.submit(fn, *chunk[0])
-    except Exception as exc:  # shut down, broken: each pulled item still gets its record
+            return executor.submit(run_chunk, fn, chunk), False
+        return executor.submit(fn, *chunk[0]), False
+    except Exception as exc:
         refused: Future[Any] = Future()
         refused.set_exception(exc)
-        refused.refused = True  # type: ignore[attr-defined]
-        return refused
-
-
-class _Failure:
-    """What ``_take_values`` gives when a unit failed: its first exception, and where from."""
-
-    __slots__ = ("exc", "source")
-
-    def __init__(self, exc: BaseException, source: Any) -> None:
-        self.exc = exc
-        self.source = source
-
-
-def _take_values(
-    settled: list[tuple[Any, int]],
-    in_flight: dict[int, tuple[Any, int]],
-    ready: dict[int, list[Any]],
-    sizer: ChunkSizer | None,
-    chunked: bool,
-) -> _Failure | None:
-    """``map_all``: file the values of settled units in ``ready``, or return the first failure."""
-    for fut, start in settled:
-        count = in_flight.pop(start)[1]
-        code, payload = read(fut)
-        if code != OK:
-            return _Failure(payload, fut)
-        if not chunked:
-            ready[start] = [payload]
-            continue
-        values, failures, seconds = payload
-        if sizer is not None:
-            sizer.completed(count, seconds)
-        if failures:
-            return _Failure(failures[min(failures)], fut)  # a chunk's items run in order
-        ready[start] = values
-    return None
-
-
-def _take_records(
-    settled: list[tuple[Any, int]],
-    in_flight: dict[int, tuple[Any, int]],
-    ready: dict[int, list[Any]],
-    sizer: ChunkSizer | None,
-    chunked: bool,
-) -> list[list[Any]]:
-    """``map_settled``: file one record per item of each settled unit in ``ready``."""
-    filed = []
-    for fut, start in settled:
-        count = in_flight.pop(start)[1]
-        code, payload = read(fut)
-        if not chunked:
-            records = [Fulfilled(payload, start) if code == OK else Rejected(payload, start)]
-        elif code != OK:  # the unit as a whole failed: a dead worker, a refused submit
-            records = [Rejected(payload, start + k) for k in range(count)]
-        else:
-            values, failures, seconds = payload
-            if sizer is not None:
-                sizer.completed(count, seconds)
-            records = list(map(Fulfilled, values, range(start, start + count)))
-            if failures:
-                for offset, exc in failures.items():
-                    records[offset] = Rejected(exc, start + offset)
-        ready[start] = records
-        filed.append(records)
-    return filed
-
-
-def _next_batch(ready: dict[int, list[Any]], ordered: bool, position: int) -> list[Any]:
-    """Everything that can be handed out now: from ``position`` on, or in completion order."""
-    if not ordered:
-        batch = []
-        for part in ready.values():
-            batch += part
-        ready.clear()
-        return batch
-    batch = ready.pop(position, [])
-    position += len(batch)
-    while position in ready:
-        part = ready.pop(position)
-        batch += part
-        position += len(part)
-    return batch
-
-
-def _timed_out(
-    ready: dict[int, list[Any]], in_flight: dict[int, tuple[Any, int]], seconds: float, total: int
-) -> list[Any]:
-    """``map_settled`` at its deadline: settled records, then timeouts, by position."""
-    left = sum(n for _, n in in_flight.values())
-    out: list[Any] = []
-    for start in sorted([*ready, *in_flight]):
-        if start in ready:
-            out += ready.pop(start)
-            continue
-        for position in range(start, start + in_flight[start][1]):
-            error = SettleTimeoutError(
-                f"item {position} did not settle within {seconds:g} s ({left} items in flight)",
-                timeout=seconds,
-                unfinished=left,
-                total=total,
-                index=position,
-            )
-            out.append(Rejected(error, position))
-    return out
+        return refused, True
 
 
 def _map(
@@ -272,8 +144,7 @@ def _map(
                 if not chunk:
                     exhausted = True
                     break
-                fut = _submit(executor, fn, chunk, chunked)
-                exhausted = hasattr(fut, "refused")  # the executor is done: pull no more
+                fut, exhausted = _submit(executor, fn, chunk, chunked)  # refused: pull no more
                 in_flight[pulled] = (fut, len(chunk))
                 watch(waiter, fut, pulled)
                 pulled += len(chunk)
@@ -283,7 +154,7 @@ def _map(
             notified = waiter.wait(deadline)
             settled = waiter.take()
             if fail_fast:
-                failure = _take_values(settled, in_flight, ready, sizer, chunked)
+                failure = take_values(settled, in_flight, ready, sizer, chunked)
                 del settled
                 if failure is not None:
                     cancel_on_exit = cancel_pending
@@ -294,16 +165,16 @@ def _map(
                     finally:
                         del exc, source
             else:
-                filed = _take_records(settled, in_flight, ready, sizer, chunked)
+                filed = take_records(settled, in_flight, ready, sizer, chunked)
                 del settled
                 if progress is not None:
                     for records in filed:
                         _notify_progress(progress, records, warned)
                 del filed
-            batch = _next_batch(ready, ordered, handed)
+            batch = next_batch(ready, ordered, handed)
             if batch:
                 handed += len(batch)
-                out = _drain(batch)
+                out = drain(batch)
                 del batch
                 yield out
                 del out
@@ -317,7 +188,7 @@ def _map(
                         unfinished=left,
                         total=pulled,
                     )
-                yield _drain(_timed_out(ready, in_flight, seconds, pulled))
+                yield drain(timed_out(ready, in_flight, seconds, pulled))
                 return
     finally:
         waiter.close()
@@ -355,24 +226,31 @@ def map_all(
         *iterables: Argument iterables, zipped like ``map()``. Read lazily.
         executor: A ``concurrent.futures.Executor`` (threads, processes,
             loky, or any object with ``submit()`` returning futures).
-        buffersize: Most items submitted and not yet yielded; default
-            ``max(4 * workers, 64) * chunksize``.
+        buffersize: Most items submitted and not yet consumed; default
+            ``max(4 * workers, 64) * chunksize``, or ``4 * workers * 1024``
+            with automatic chunks.
         timeout: Seconds for the whole map, or ``None``.
         ordered: Yield in input order (``True``) or as items complete.
-        chunksize: Items sent to a worker at once (for process pools);
-            each item still settles on its own.
-        cancel_pending: On a failure, cancel the work still queued.
+        chunksize: Items sent to a worker at once; each item still
+            settles on its own. ``None``: sized automatically for
+            process-based executors (one item, then toward about 5 ms of
+            work per chunk), one item per task for others.
+        cancel_pending: On a failure, cancel the work still queued (whole
+            chunks: a running chunk runs to its end).
 
     Returns:
         An iterator of results. Closing it early (``break``) cancels queued
         work and pulls no more input.
 
     Raises:
-        BaseException: The first item to fail, its exception.
+        BaseException: The first item to fail, its exception (in chunks:
+            seen when its chunk returns); or the error of a ``submit()``
+            that the executor refused.
         SettleTimeoutError: ``timeout`` passed with items in flight.
         TypeError: ``fn`` is not callable, no iterable, ``executor`` has
             no ``submit()``, or an argument has the wrong type.
-        ValueError: ``buffersize`` or ``chunksize`` below 1, NaN timeout.
+        ValueError: ``buffersize`` or ``chunksize`` below 1 or above
+            ``sys.maxsize``, NaN timeout.
 
     Example:
         >>> from concurrent.futures import ThreadPoolExecutor
@@ -384,7 +262,7 @@ def map_all(
         "map_all", fn, iterables, executor, buffersize, timeout, ordered, chunksize
     )
     check_flag("cancel_pending", cancel_pending)
-    return _results(
+    return results(
         _map(
             "map_all",
             fn,
@@ -416,10 +294,12 @@ def map_settled(
 
     Each item gives one :class:`Fulfilled` or :class:`Rejected` record
     carrying ``.index``, its position in the input; a failing item never
-    stops the others, and with ``chunksize > 1`` one failing item in a
-    chunk is one ``Rejected`` record, its neighbours are ``Fulfilled``. At
-    the deadline, items in flight are yielded as ``Rejected`` with a
-    :class:`SettleTimeoutError` and no more input is pulled.
+    stops the others, and in a chunk one failing item is one ``Rejected``
+    record, its neighbours are ``Fulfilled``. At the deadline, items in
+    flight (every item of an unfinished chunk) are yielded as ``Rejected``
+    with a :class:`SettleTimeoutError` and no more input is pulled. Items
+    the executor refuses to take (shut down, broken) are ``Rejected`` with
+    its error, and the map ends after the items in flight.
 
     Choose it for batches where partial failure is fine: bulk file reads,
     uploads, per-row processing. For a progress bar, wrap it:
@@ -430,11 +310,14 @@ def map_settled(
         *iterables: Argument iterables, zipped like ``map()``. Read lazily.
         executor: A ``concurrent.futures.Executor`` or anything with
             ``submit()`` returning futures.
-        buffersize: Most items submitted and not yet yielded; default
-            ``max(4 * workers, 64) * chunksize``.
+        buffersize: Most items submitted and not yet consumed; default
+            ``max(4 * workers, 64) * chunksize``, or ``4 * workers * 1024``
+            with automatic chunks.
         timeout: Seconds for the whole map, or ``None``.
         ordered: Yield in input order (``True``) or as items complete.
-        chunksize: Items sent to a worker at once (for process pools).
+        chunksize: Items sent to a worker at once. ``None``: sized
+            automatically for process-based executors, one item per task
+            for others.
         progress: Called with each record as it settles, on the consuming
             thread; its exceptions are reported once as a
             ``RuntimeWarning`` and otherwise ignored.
@@ -446,7 +329,8 @@ def map_settled(
     Raises:
         TypeError: ``fn`` is not callable, no iterable, ``executor`` has
             no ``submit()``, or an argument has the wrong type.
-        ValueError: ``buffersize`` or ``chunksize`` below 1, NaN timeout.
+        ValueError: ``buffersize`` or ``chunksize`` below 1 or above
+            ``sys.maxsize``, NaN timeout.
 
     Example:
         >>> from concurrent.futures import ThreadPoolExecutor
@@ -461,7 +345,7 @@ def map_settled(
         raise TypeError(
             f"map_settled() expected a callable or None as progress, got {type(progress).__name__}"
         )
-    return _results(
+    return results(
         _map(
             "map_settled",
             fn,
