@@ -83,7 +83,7 @@ def _notify_progress(
                 warnings.warn(
                     f"progress hook raised {exc!r}; the map goes on, further errors are ignored",
                     RuntimeWarning,
-                    stacklevel=4,
+                    stacklevel=3,
                 )
 
 

@@ -45,6 +45,15 @@ def chunking(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
     return str(request.param)
 
 
+class InlineExecutor:
+    """Runs each task in submit(): every item has settled before the map looks."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future[Any]:
+        f: Future[Any] = Future()
+        f.set_result(fn(*args))
+        return f
+
+
 def counted(n: int | None, pulled: list[int]) -> Iterator[int]:
     for i in itertools.count() if n is None else range(n):
         pulled.append(i)
@@ -241,6 +250,15 @@ class TestTimeoutAndClosing:
         assert all(f.cancelled() for f in queued)
         assert sum(f.cancelled() for f in ex.submitted) >= 2
 
+    def test_closed_mid_batch_yields_nothing_more(self, thread_pool: Any) -> None:
+        """close() ends the iteration at once, also in the middle of a batch of settled items."""
+        it = map_all(tasks.identity, [1, 2, 3], executor=InlineExecutor(), chunksize=3)
+        assert iter(it) is it
+        assert next(it) == 1
+        it.close()  # type: ignore[attr-defined]
+        assert list(it) == []
+        it.close()  # type: ignore[attr-defined]
+
     @pytest.mark.timeout(30)
     def test_ctrl_c_raises_promptly_and_cancels(self) -> None:
         gate = threading.Event()
@@ -271,10 +289,11 @@ class TestProgress:
         def hook(record: Any) -> None:
             raise RuntimeError("bar broke")
 
-        with pytest.warns(RuntimeWarning, match="progress hook raised RuntimeError"):
+        with pytest.warns(RuntimeWarning, match="progress hook raised RuntimeError") as caught:
             records = list(
                 map_settled(tasks.identity, range(10), executor=thread_pool, progress=hook)
             )
+        assert [w.filename for w in caught] == [__file__]  # points at the consuming line
         assert [r.value for r in records] == list(range(10))  # type: ignore[union-attr]
 
     def test_tqdm_over_map_settled(self, thread_pool: Any) -> None:
