@@ -12,9 +12,9 @@ seconds of work. Unlike joblib, which measures each batch from dispatch to
 completion, the worker times the chunk itself: the figure does not depend
 on how many chunks wait in the queue, which is ours to choose.
 
-Growth is at most ``GROWTH``-fold per measured chunk (a few quick items
-must not make one huge chunk that starves the other workers), shrinking
-is immediate, and the size never exceeds ``cap``: at most ``CAP`` items,
+Growth is at most ``GROWTH`` times the size of the chunk measured (a few
+quick items must not make one huge chunk that starves the other workers),
+shrinking is immediate, and the size never exceeds ``cap``: at most ``CAP`` items,
 and at most half a worker's share of the buffer, so that each worker
 keeps at least two chunks in flight.
 
@@ -86,7 +86,11 @@ class ChunkSizer:
             per_item += _SMOOTHING * (sample - per_item)
         self._per_item = per_item
         ideal = self.cap if per_item * self.cap <= TARGET else int(TARGET / per_item)
-        self.size = max(1, min(ideal, GROWTH * self.size, self.cap))
+        if ideal > self.size:
+            # Grow from what was measured: many one-item chunks in flight
+            # must not compound into one huge chunk.
+            ideal = min(ideal, max(self.size, GROWTH * items))
+        self.size = max(1, min(ideal, self.cap))
 
 
 def workers(executor: object) -> int:

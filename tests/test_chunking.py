@@ -36,6 +36,21 @@ class TestChunkSizer:
             sizes.append(sizer.size)
         assert sizes == [GROWTH**k for k in range(1, 7)]
 
+    def test_small_chunks_do_not_compound(self) -> None:
+        """Eight one-item chunks in flight, all fast: the next chunks are of four, not 4^8."""
+        sizer = ChunkSizer(10_000)
+        for _ in range(8):
+            sizer.completed(1, 1e-7)
+        assert sizer.size == GROWTH
+
+    def test_a_small_chunk_does_not_shrink_a_good_size(self) -> None:
+        """The input's last, short chunk says nothing against the size reached."""
+        sizer = ChunkSizer(10_000)
+        for _ in range(6):
+            sizer.completed(sizer.size, sizer.size * 1e-7)
+        sizer.completed(3, 3e-7)
+        assert sizer.size == GROWTH**6
+
     def test_settles_at_the_target(self) -> None:
         """Items of 1 ms each: chunks of TARGET / 1 ms items."""
         sizer = ChunkSizer(10_000)
@@ -91,7 +106,7 @@ class TestChunkSizer:
             before = sizer.size
             sizer.completed(items, seconds)
             assert 1 <= sizer.size <= cap
-            assert sizer.size <= GROWTH * before
+            assert sizer.size <= max(before, GROWTH * items)
 
 
 class FakeLoky:
