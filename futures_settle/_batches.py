@@ -117,20 +117,33 @@ def take_records(
     return filed
 
 
-def next_batch(ready: dict[int, list[Any]], ordered: bool, position: int) -> list[Any]:
-    """Everything that can be handed out now: from ``position`` on, or in completion order."""
-    if not ordered:
-        batch = []
-        for part in ready.values():
+def next_batch(ready: dict[int, list[Any]], ordered: bool, position: int, limit: int) -> list[Any]:
+    """What can be handed out now, at most ``limit`` items: from ``position`` on, or any.
+
+    The engine refills the buffer only between batches, so a batch is kept
+    to a part of the buffer: while the consumer works through one, the
+    workers still have the rest.
+    """
+    batch: list[Any] = []
+    while len(batch) < limit:
+        if ordered:
+            start = position + len(batch)
+            if start not in ready:
+                break
+        elif ready:
+            start = next(iter(ready))
+        else:
+            break
+        part = ready.pop(start)
+        room = limit - len(batch)
+        if len(part) > room:  # split the unit: the rest waits for the next batch
+            rest = part[room:]
+            del part[room:]
+            ready[start + room] = rest
+        if batch:
             batch += part
-        ready.clear()
-        return batch
-    batch = ready.pop(position, [])
-    position += len(batch)
-    while position in ready:
-        part = ready.pop(position)
-        batch += part
-        position += len(part)
+        else:
+            batch = part
     return batch
 
 

@@ -131,6 +131,7 @@ def _map(
     ready: dict[int, list[Any]] = {}  # settled units not yet handed out
     sizer, chunked, chunksize = how.sizer, how.chunked, how.chunksize
     buffersize, max_units = how.buffersize, how.max_units
+    limit = max(1, buffersize // 4)  # most items per batch: the workers keep the rest
     pulled = 0  # items taken from the input
     handed = 0  # items handed out (ordered: also the next position to hand out)
     exhausted = False
@@ -151,8 +152,12 @@ def _map(
                 del fut, chunk
             if pulled == handed:
                 return
-            notified = waiter.wait(deadline)
-            settled = waiter.take()
+            if handed in ready if ordered else ready:  # items to hand out: do not sleep
+                notified = True
+                settled = waiter.take() if waiter.poll() else []
+            else:
+                notified = waiter.wait(deadline)
+                settled = waiter.take()
             if fail_fast:
                 failure = take_values(settled, in_flight, ready, sizer, chunked)
                 del settled
@@ -171,7 +176,7 @@ def _map(
                     for records in filed:
                         _notify_progress(progress, records, warned)
                 del filed
-            batch = next_batch(ready, ordered, handed)
+            batch = next_batch(ready, ordered, handed, limit)
             if batch:
                 handed += len(batch)
                 out = drain(batch)

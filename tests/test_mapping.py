@@ -50,7 +50,10 @@ class InlineExecutor:
 
     def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future[Any]:
         f: Future[Any] = Future()
-        f.set_result(fn(*args))
+        try:
+            f.set_result(fn(*args))
+        except Exception as exc:
+            f.set_exception(exc)
         return f
 
 
@@ -78,6 +81,27 @@ class TestLazyAndBounded:
             seen_in_flight.append(len(ex.submitted) - consumed)
         assert consumed == 200
         assert max(seen_in_flight) <= 5
+
+    def test_the_buffer_is_refilled_while_settled_items_are_consumed(self) -> None:
+        """Items are handed out a quarter buffer at a time: the workers always keep the rest."""
+        ex = CountingExecutor(InlineExecutor())
+        ahead = []
+        for consumed, _ in enumerate(
+            map_all(tasks.identity, range(100), executor=ex, buffersize=8)
+        ):
+            ahead.append(len(ex.submitted) - consumed)
+        assert len(ex.submitted) == 100
+        assert min(ahead[:-8]) >= 8 - 8 // 4
+        assert max(ahead) <= 8
+
+    def test_a_failure_is_seen_while_settled_items_wait(self) -> None:
+        """map_all looks for new failures before each batch, also with settled items waiting."""
+        ex = CountingExecutor(InlineExecutor())
+        it = map_all(tasks.fail_on, range(100), [9] * 100, executor=ex, buffersize=8)
+        assert [next(it), next(it)] == [0, 1]  # items 2-7 wait; items 8 and 9 are submitted
+        with pytest.raises(ValueError, match="^bad item 9$"):
+            next(it)
+        assert len(ex.submitted) == 10
 
     def test_memory_stays_bounded(self, thread_pool: Any) -> None:
         """A long generator costs O(buffersize), not O(n)."""
