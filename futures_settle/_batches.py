@@ -42,9 +42,10 @@ class _Results(chain):  # type: ignore[type-arg]
 
 
 def results(engine: Generator[Iterator[Any], None, None]) -> Iterator[Any]:
-    results = cast(_Results, _Results.from_iterable(engine))
-    results._engine = engine
-    return results
+    """The iterator a map returns: the items of the batches ``engine`` yields."""
+    it = cast(_Results, _Results.from_iterable(engine))
+    it._engine = engine
+    return it
 
 
 def drain(batch: list[Any]) -> Iterator[Any]:

@@ -100,9 +100,15 @@ def _submit(
             return executor.submit(run_chunk, fn, chunk), False
         return executor.submit(fn, *chunk[0]), False
     except Exception as exc:
-        refused: Future[Any] = Future()
-        refused.set_exception(exc)
-        return refused, True
+        # Built in another frame: this one is in the error's traceback, and
+        # must not refer to the future that holds the error (a cycle).
+        return _failed(exc), True
+
+
+def _failed(exc: Exception) -> Future[Any]:
+    f: Future[Any] = Future()
+    f.set_exception(exc)
+    return f
 
 
 def _map(

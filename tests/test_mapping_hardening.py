@@ -79,6 +79,23 @@ class TestRefusedSubmit:
         assert records[: 2 * chunksize] == [Fulfilled(i, i) for i in range(2 * chunksize)]
         assert records[2 * chunksize :] == [Rejected(error, i) for i in range(2 * chunksize, n)]
 
+    @pytest.mark.usefixtures("no_gc")
+    def test_the_submit_error_is_freed_with_its_record(self, thread_pool: Any) -> None:
+        """No reference cycle through the error's traceback keeps it alive."""
+
+        class Refused(RuntimeError):
+            """A builtin exception cannot be watched by a weak reference; a subclass can."""
+
+        class Closed:
+            def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future[Any]:
+                raise Refused("cannot schedule new futures after shutdown")
+
+        records = list(map_settled(tasks.identity, range(3), executor=Closed()))
+        assert [r.index for r in records] == [0]
+        ref = weakref.ref(records[0].reason)  # type: ignore[union-attr]
+        del records
+        assert ref() is None
+
     def test_map_all_raises_the_submit_error(self, thread_pool: Any) -> None:
         error = RuntimeError("cannot schedule new futures after shutdown")
         pulled: list[int] = []
