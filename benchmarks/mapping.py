@@ -182,7 +182,7 @@ def run_all(
     quick: bool, reps: int, thread_pool: Executor, process_pool: Executor, loky_pool: Any
 ) -> list[Row]:
     rows = throughput_threads(thread_pool, 10**3 if quick else 10**5, reps)
-    n, single = (10**3, 10**2) if quick else (10**5, 10**4)
+    n, single = (10**3, 10**2) if quick else (10**5, 2 * 10**3)  # one by one: per item, scaled
     rows += throughput_processes(process_pool, "processes", n, single, reps, process_pool)
     if loky_pool is not None:
         rows += throughput_processes(loky_pool, "loky", n, single, reps, process_pool)
