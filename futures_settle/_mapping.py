@@ -176,17 +176,19 @@ def _map(
                     finally:
                         del exc, source
             else:
-                filed = take_records(settled, in_flight, ready, sizer, chunked)
+                filed = take_records(
+                    settled, in_flight, ready, sizer, chunked, progress is not None
+                )
                 del settled
                 if progress is not None:
                     for records in filed:
                         _notify_progress(progress, records, warned)
                 del filed
-            batch = next_batch(ready, ordered, handed, limit)
-            if batch:
-                handed += len(batch)
-                out = drain(batch)
-                del batch
+            parts, count = next_batch(ready, ordered, handed, limit)
+            if count:
+                handed += count
+                out = drain(parts)
+                del parts
                 yield out
                 del out
             if not notified:
@@ -199,7 +201,7 @@ def _map(
                         unfinished=left,
                         total=pulled,
                     )
-                yield drain(timed_out(ready, in_flight, seconds, pulled))
+                yield drain([(0, timed_out(ready, in_flight, seconds, pulled))])
                 return
     finally:
         waiter.close()

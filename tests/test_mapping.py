@@ -274,6 +274,31 @@ class TestTimeoutAndClosing:
         assert all(f.cancelled() for f in queued)
         assert sum(f.cancelled() for f in ex.submitted) >= 2
 
+    def test_timeout_with_settled_chunks_waiting(self) -> None:
+        """At the deadline, a settled chunk waiting behind an unsettled one gets its records."""
+
+        class HalfInline:
+            def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future[Any]:
+                f: Future[Any] = Future()
+                if args[1][0] != ("hang",):  # the chunk of "hang" items never settles
+                    f.set_result(fn(*args))
+                return f
+
+        records = list(
+            map_settled(
+                tasks.identity,
+                ["hang", "hang", 2, 3],
+                executor=HalfInline(),
+                chunksize=2,
+                timeout=0.01,
+            )
+        )
+        assert records[2:] == [Fulfilled(2, 2), Fulfilled(3, 3)]
+        assert [(type(r.reason), r.index) for r in records[:2]] == [  # type: ignore[union-attr]
+            (SettleTimeoutError, 0),
+            (SettleTimeoutError, 1),
+        ]
+
     def test_closed_mid_batch_yields_nothing_more(self, thread_pool: Any) -> None:
         """close() ends the iteration at once, also in the middle of a batch of settled items."""
         it = map_all(tasks.identity, [1, 2, 3], executor=InlineExecutor(), chunksize=3)
