@@ -2,6 +2,7 @@
 
 python -m benchmarks            # the full run (a few minutes)
 python -m benchmarks --quick    # small n, to check that everything runs
+python -m benchmarks --mapping-only --out /tmp/x   # the mapping and peer cases alone
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import sys
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
-from . import cases, mapping, taskgroup
+from . import cases, mapping, peers, taskgroup
 from .cases import Row
 
 HERE = Path(__file__).resolve().parent
@@ -58,19 +60,23 @@ def environment() -> str:
     )
 
 
-def run(quick: bool) -> list[Row]:
+def run(quick: bool, notes: list[str] | None = None, mapping_only: bool = False) -> list[Row]:
     sizes = [10**3, 10**4] if quick else [10**3, 10**4, 10**5, 10**6]
     reps = 1 if quick else 5
     rows: list[Row] = []
-    steps = [
-        ("collect", lambda: cases.collect(sizes, reps)),
-        (
-            "fail-fast",
-            lambda: cases.fail_fast([10**3, 10**4] if quick else [10**3, 10**4, 10**5], reps),
-        ),
-        ("completion", lambda: cases.completion(10**3 if quick else 3 * 10**5, reps)),
-        ("memory", lambda: cases.memory(10**3 if quick else 10**6)),
-    ]
+    steps = (
+        []
+        if mapping_only
+        else [
+            ("collect", lambda: cases.collect(sizes, reps)),
+            (
+                "fail-fast",
+                lambda: cases.fail_fast([10**3, 10**4] if quick else [10**3, 10**4, 10**5], reps),
+            ),
+            ("completion", lambda: cases.completion(10**3 if quick else 3 * 10**5, reps)),
+            ("memory", lambda: cases.memory(10**3 if quick else 10**6)),
+        ]
+    )
     for name, step in steps:
         print(f"running {name} ...", file=sys.stderr, flush=True)
         rows += step()
@@ -85,19 +91,32 @@ def run(quick: bool) -> list[Row]:
     small = 10**2 if quick else 10**4
     ctx = multiprocessing.get_context("spawn")
     with ThreadPoolExecutor(4) as pool, ProcessPoolExecutor(2, mp_context=ctx) as procs:
-        rows += cases.end_to_end(pool, "threads", 10**3 if quick else 10**5, reps)
-        rows += cases.end_to_end(procs, "processes", small, reps)
-        if loky_pool is not None:
-            rows += cases.end_to_end(loky_pool, "loky", small, reps)
+        if not mapping_only:
+            rows += cases.end_to_end(pool, "threads", 10**3 if quick else 10**5, reps)
+            rows += cases.end_to_end(procs, "processes", small, reps)
+            if loky_pool is not None:
+                rows += cases.end_to_end(loky_pool, "loky", small, reps)
         rows += mapping.run_all(quick, reps, pool, procs, loky_pool)
-        rows += taskgroup.run_all(quick, reps, pool, procs, loky_pool)
-    print("running dask ...", file=sys.stderr, flush=True)
-    rows += cases.dask_collect(200 if quick else 10**4, reps)
+        if not mapping_only:
+            rows += taskgroup.run_all(quick, reps, pool, procs, loky_pool)
+        print("running peers ...", file=sys.stderr, flush=True)
+        peer_rows, peer_notes = peers.run_all(quick, reps, pool, procs, loky_pool)
+        rows += peer_rows
+        if notes is not None:
+            notes += peer_notes
+        for note in peer_notes:
+            print(note, file=sys.stderr)
+    if not mapping_only:
+        print("running dask ...", file=sys.stderr, flush=True)
+        rows += cases.dask_collect(200 if quick else 10**4, reps)
     return rows
 
 
-def write_results(rows: Sequence[Row], path: Path) -> None:
-    generated = f"{START}\n\n{environment()}.\n\n{table(rows)}\n\n{END}"
+def write_results(rows: Sequence[Row], path: Path, notes: Sequence[str] = ()) -> None:
+    skipped = "".join(f"- {note}\n" for note in notes)
+    if skipped:
+        skipped = "\n" + skipped
+    generated = f"{START}\n\n{environment()}.\n\n{table(rows)}\n{skipped}\n{END}"
     if path.exists():
         text = path.read_text()
         if START in text and END in text:
@@ -114,7 +133,9 @@ def plot(rows: Sequence[Row], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (left, right, third) = plt.subplots(
+        1, 3, figsize=(16, 4.8), gridspec_kw={"width_ratios": [1, 1, 1.3]}
+    )
     collect = [r for r in rows if r.case == "collect"]
     for ours, std, color in (
         ("wait_all", "wait+result", "C0"),
@@ -149,10 +170,23 @@ def plot(rows: Sequence[Row], path: Path) -> None:
     )
     right.set_title("fail-fast latency")
     right.legend(fontsize=8)
+    _plot_peers(third, [r for r in rows if r.case.startswith("peers")])
     fig.suptitle(f"futures_settle vs concurrent.futures ({environment()})", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _plot_peers(ax: Any, rows: Sequence[Row]) -> None:
+    """Ours / peer time for each peer row: below 1, ours is faster."""
+    labels = [f"{r.case.removeprefix('peers, ')}: {r.ours} / {r.stdlib}" for r in rows]
+    ratios = [r.ratio for r in rows]
+    ax.barh(range(len(rows)), ratios, color=["C2" if x <= 1 else "C3" for x in ratios])
+    ax.axvline(1.0, color="k", lw=0.8)
+    ax.set_yticks(range(len(rows)), labels, fontsize=5)
+    ax.invert_yaxis()
+    ax.set(xscale="log", xlabel="time ours / time peer (log)")
+    ax.set_title("mapping against peers")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -164,12 +198,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--no-plot", action="store_true", help="skip the PNG (no matplotlib needed)"
     )
+    parser.add_argument(
+        "--mapping-only", action="store_true", help="only the mapping and peer cases"
+    )
     args = parser.parse_args(argv)
-    rows = run(args.quick)
+    notes: list[str] = []
+    rows = run(args.quick, notes, args.mapping_only)
     print(table(rows))
     args.out.mkdir(parents=True, exist_ok=True)
-    write_results(rows, args.out / "RESULTS.md")
-    if not args.no_plot:
+    write_results(rows, args.out / "RESULTS.md", notes)
+    if not args.no_plot and not args.mapping_only:  # the plot needs every case
         plot(rows, args.out / "results.png")
     return 0
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, wait
+from pathlib import Path
 from typing import Any
 
 from futures_settle import map_settled
@@ -88,9 +90,11 @@ def throughput_processes(
 
 
 _RSS_SCRIPT = """
+import multiprocessing
 import sys
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from futures_settle import map_settled
+from benchmarks.peertasks import tiny_wrapped
 
 def status(field):
     with open("/proc/self/status") as f:
@@ -102,8 +106,12 @@ def status(field):
 n, which = int(sys.argv[1]), sys.argv[2]
 def noop(x):
     return x
-pool = ThreadPoolExecutor(4)
-pool.submit(noop, 0).result()
+if which.endswith("processes"):
+    pool = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"))
+    pool.submit(tiny_wrapped, 0).result()
+else:
+    pool = ThreadPoolExecutor(4)
+    pool.submit(noop, 0).result()
 try:
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # reset the peak (VmHWM) to the current RSS
@@ -114,23 +122,37 @@ gen = (i for i in range(n))
 if which == "ours":
     for _ in map_settled(noop, gen, executor=pool, buffersize=64):
         pass
+elif which == "ours processes":
+    for _ in map_settled(tiny_wrapped, gen, executor=pool):
+        pass
+elif which == "stdlib processes":
+    for _ in pool.map(tiny_wrapped, gen, chunksize=256):
+        pass
 else:
     for _ in pool.map(noop, gen):
         pass
 print(status("VmHWM:") - base)
+pool.shutdown()
 """
 
 
 def peak_rss(n: int) -> list[Row]:
     """Peak RSS growth over an n-item generator, each in a fresh interpreter."""
 
+    root = str(Path(__file__).resolve().parent.parent)
+
     def run(which: str) -> float:
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]),
+        }
         out = subprocess.run(
             [sys.executable, "-c", _RSS_SCRIPT, str(n), which],
             capture_output=True,
             text=True,
             check=True,
             timeout=900,
+            env=env,
         )
         return float(out.stdout.strip())
 
@@ -143,7 +165,16 @@ def peak_rss(n: int) -> list[Row]:
             "Executor.map",
             run("stdlib"),
             "B",
-        )
+        ),
+        Row(
+            "map: peak RSS growth, processes",
+            n,
+            "map_settled() (automatic chunks)",
+            run("ours processes"),
+            "pool.map(chunksize=256)",
+            run("stdlib processes"),
+            "B",
+        ),
     ]
 
 
@@ -151,7 +182,7 @@ def run_all(
     quick: bool, reps: int, thread_pool: Executor, process_pool: Executor, loky_pool: Any
 ) -> list[Row]:
     rows = throughput_threads(thread_pool, 10**3 if quick else 10**5, reps)
-    n, single = (10**3, 10**2) if quick else (10**5, 10**4)
+    n, single = (10**3, 10**2) if quick else (10**5, 2 * 10**3)  # one by one: per item, scaled
     rows += throughput_processes(process_pool, "processes", n, single, reps, process_pool)
     if loky_pool is not None:
         rows += throughput_processes(loky_pool, "loky", n, single, reps, process_pool)

@@ -268,6 +268,10 @@ class Waiter:
             if got:
                 return True
 
+    def poll(self) -> bool:
+        """Whether notified, without sleeping; then ``take()`` as after ``wait()``."""
+        return self._signal.acquire(blocking=False)
+
     def take(self) -> list[tuple[Any, int]]:
         """STREAM mode: return what settled since the last call, rearm the signal."""
         with _LOCK:

@@ -2,63 +2,38 @@
 
 from __future__ import annotations
 
-import os
+import sys
 import warnings
 from collections.abc import Callable, Generator, Iterable, Iterator
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from itertools import islice
 from typing import Any, TypeVar
 
+from ._batches import drain, next_batch, results, take_records, take_values, timed_out
+from ._chunking import Plan, plan
 from ._core import STREAM, Waiter, watch
 from ._errors import SettleTimeoutError, reraise
 from ._inputs import check_flag, deadline_of, not_iterable, type_phrase
 from ._records import Fulfilled, Rejected
-from ._state import OK, read
+from ._worker import run_chunk
 
 __all__ = ["map_all", "map_settled"]
 
 R = TypeVar("R")
 
 
-def _run_chunk(
-    fn: Callable[..., Any], chunk: list[tuple[Any, ...]]
-) -> tuple[list[Any], dict[int, Exception]]:
-    """Run a chunk in a worker, each item on its own: ``(values, {offset: exception})``.
-
-    Values travel back as a plain list, as ``Executor.map`` sends them;
-    the rare failures ride beside them.
-    """
-    values: list[Any] = []
-    failures: dict[int, Exception] = {}
-    append = values.append
-    for offset, args in enumerate(chunk):
-        try:
-            append(fn(*args))
-        except Exception as exc:
-            append(None)
-            failures[offset] = exc
-    return values, failures
-
-
-def _check_int(fn: str, name: str, value: object, default: int | None = None) -> int | None:
+def _check_int(fn: str, name: str, value: object) -> int | None:
     if value is None:
-        return default
+        return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(
             f"{fn}() {name} must be an int >= 1 or None, got {value!r} that is {type_phrase(value)}"
         )
     if value < 1:
         raise ValueError(f"{fn}() {name} must be >= 1, got {value}")
+    if value > sys.maxsize:
+        raise ValueError(f"{fn}() {name} must be <= sys.maxsize ({sys.maxsize}), got {value}")
     return value
-
-
-def _default_buffersize(executor: Executor, chunksize: int) -> int:
-    workers = getattr(executor, "_max_workers", None)
-    if not isinstance(workers, int) or workers < 1:
-        workers = os.cpu_count() or 1
-    # Deep enough that a wake-up finds several items done (waking once per
-    # item costs more than the items themselves on a thread pool).
-    return max(4 * workers, 64) * chunksize
 
 
 def _check(
@@ -70,7 +45,7 @@ def _check(
     timeout: object,
     ordered: object,
     chunksize: object,
-) -> tuple[float | None, int, int, list[Iterator[Any]]]:
+) -> tuple[float | None, Plan, list[Iterator[Any]]]:
     if not callable(fn):
         raise TypeError(f"{name}() expected a callable as fn, got {type(fn).__name__}")
     if not iterables:
@@ -81,43 +56,54 @@ def _check(
         )
     deadline = deadline_of(timeout)
     check_flag("ordered", ordered)
-    chunk = _check_int(name, "chunksize", chunksize, 1)
-    assert chunk is not None
+    chunk = _check_int(name, "chunksize", chunksize)
     size = _check_int(name, "buffersize", buffersize)
-    if size is None:
-        size = _default_buffersize(executor, chunk)  # type: ignore[arg-type]
     iterators = []
     for it in iterables:
         if isinstance(it, (str, bytes, bytearray)) or it is None or not_iterable(it):
             raise TypeError(f"{name}() expected iterables of arguments, got {type(it).__name__}")
         iterators.append(iter(it))  # an iterable's own errors propagate, TypeError included
-    return deadline, size, chunk, iterators
+    return deadline, plan(executor, chunk, size), iterators
 
 
 def _notify_progress(
-    progress: Callable[[Any], object] | None, record: Any, state: list[bool]
+    progress: Callable[[Any], object], records: list[Any], state: list[bool]
 ) -> None:
-    if progress is None:
-        return
+    for record in records:
+        try:
+            progress(record)
+        except Exception as exc:  # a progress hook never breaks the aggregation
+            if not state[0]:
+                state[0] = True
+                warnings.warn(
+                    f"progress hook raised {exc!r}; the map goes on, further errors are ignored",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+
+
+def _submit(
+    executor: Any, fn: Callable[..., Any], chunk: list[Any], chunked: bool
+) -> tuple[Any, bool]:
+    """Submit one unit: ``(future, refused)``.
+
+    An executor that refuses (shut down, broken) gives a future failed with
+    its error: each item pulled from the input still gets its outcome.
+    """
     try:
-        progress(record)
-    except Exception as exc:  # a progress hook never breaks the aggregation
-        if not state[0]:
-            state[0] = True
-            warnings.warn(
-                f"progress hook raised {exc!r}; the map goes on, further errors are ignored",
-                RuntimeWarning,
-                stacklevel=3,
-            )
+        if chunked:
+            return executor.submit(run_chunk, fn, chunk), False
+        return executor.submit(fn, *chunk[0]), False
+    except Exception as exc:
+        # Built in another frame: this one is in the error's traceback, and
+        # must not refer to the future that holds the error (a cycle).
+        return _failed(exc), True
 
 
-class _Failure:
-    """What ``_values`` gives for a unit that failed: its first exception."""
-
-    __slots__ = ("exc",)
-
-    def __init__(self, exc: BaseException) -> None:
-        self.exc = exc
+def _failed(exc: Exception) -> Future[Any]:
+    f: Future[Any] = Future()
+    f.set_exception(exc)
+    return f
 
 
 def _map(
@@ -125,132 +111,100 @@ def _map(
     fn: Callable[..., Any],
     iterators: list[Iterator[Any]],
     executor: Any,
-    buffersize: int,
+    how: Plan,
     deadline: float | None,
     timeout: object,
     ordered: bool,
-    chunksize: int,
     fail_fast: bool,
     cancel_pending: bool,
     progress: Callable[[Any], object] | None,
-) -> Generator[Any, None, None]:
-    """The engine of both maps. A submitted future (one item, or a chunk) is a unit
-    from submission to yield: ``in_flight`` and ``ready`` are keyed by the
-    position of its first item."""
+) -> Generator[Iterator[Any], None, None]:
+    """The engine of both maps: yields batches of values or records, each as an iterator.
+
+    A submitted future (one item, or a chunk) is a unit from submission
+    to hand-out: ``in_flight`` and ``ready`` are keyed by the position of
+    its first item. The engine runs again only once the consumer has taken
+    the whole previous batch, so everything handed out has been consumed.
+    """
     args = zip(*iterators)  # noqa: B905 - shortest iterable ends the map, like map()
     waiter = Waiter(STREAM, 0)
     in_flight: dict[int, tuple[Any, int]] = {}  # first position -> (future, items)
-    ready: dict[int, list[Any]] = {}  # ordered: settled batches not yet yielded
+    ready: dict[int, list[Any]] = {}  # settled units not yet handed out
+    sizer, chunked, chunksize = how.sizer, how.chunked, how.chunksize
+    buffersize, max_units = how.buffersize, how.max_units
+    limit = max(1, buffersize // 4)  # most items per batch: the workers keep the rest
     pulled = 0  # items taken from the input
-    yielded = 0  # items handed out (ordered: also the next position to yield)
+    handed = 0  # items handed out (ordered: also the next position to hand out)
     exhausted = False
     cancel_on_exit = True
     warned = [False]
     try:
         while True:
-            while not exhausted and pulled - yielded < buffersize:
-                chunk = list(islice(args, min(chunksize, buffersize - (pulled - yielded))))
+            while not exhausted and pulled - handed < buffersize and len(in_flight) < max_units:
+                size = chunksize if sizer is None else sizer.size
+                chunk = list(islice(args, min(size, buffersize - (pulled - handed))))
                 if not chunk:
                     exhausted = True
                     break
-                if chunksize == 1:
-                    fut = executor.submit(fn, *chunk[0])
-                else:
-                    fut = executor.submit(_run_chunk, fn, chunk)
+                fut, exhausted = _submit(executor, fn, chunk, chunked)  # refused: pull no more
                 in_flight[pulled] = (fut, len(chunk))
                 watch(waiter, fut, pulled)
                 pulled += len(chunk)
-            if pulled == yielded:
+                del fut, chunk
+            if pulled == handed:
                 return
-            notified = waiter.wait(deadline)
-            for fut, start in waiter.take():
-                _, count = in_flight.pop(start)
-                if fail_fast:
-                    batch = _values(fut, chunksize > 1)
-                    if type(batch) is _Failure:
-                        cancel_on_exit = cancel_pending
-                        exc = batch.exc
-                        del batch
-                        try:
-                            reraise(exc, fut)
-                        finally:
-                            del exc, fut
-                else:
-                    batch = _records(fut, start, count, chunksize > 1)
-                    if progress is not None:
-                        for record in batch:
-                            _notify_progress(progress, record, warned)
-                if ordered:
-                    ready[start] = batch  # type: ignore[assignment]
-                else:
-                    yielded += len(batch)  # type: ignore[arg-type]
-                    yield from batch  # type: ignore[misc]
-            while yielded in ready:
-                batch = ready.pop(yielded)
-                yielded += len(batch)
-                yield from batch
+            if handed in ready if ordered else ready:  # items to hand out: do not sleep
+                notified = True
+                settled = waiter.take() if waiter.poll() else []
+            else:
+                notified = waiter.wait(deadline)
+                settled = waiter.take()
+            if fail_fast:
+                failure = take_values(settled, in_flight, ready, sizer, chunked)
+                del settled
+                if failure is not None:
+                    cancel_on_exit = cancel_pending
+                    exc, source = failure.exc, failure.source
+                    del failure
+                    try:
+                        reraise(exc, source)
+                    finally:
+                        del exc, source
+            else:
+                filed = take_records(
+                    settled, in_flight, ready, sizer, chunked, progress is not None
+                )
+                del settled
+                if progress is not None:
+                    for records in filed:
+                        _notify_progress(progress, records, warned)
+                del filed
+            parts, count = next_batch(ready, ordered, handed, limit)
+            if count:
+                handed += count
+                out = drain(parts)
+                del parts
+                yield out
+                del out
             if not notified:
-                left = sum(n for _, n in in_flight.values())  # not settled yet
                 seconds = float(timeout)  # type: ignore[arg-type]
                 if fail_fast:
+                    left = sum(n for _, n in in_flight.values())  # not settled yet
                     raise SettleTimeoutError(
                         f"{name}() timed out after {seconds:g} s with {left} items in flight",
                         timeout=seconds,
                         unfinished=left,
                         total=pulled,
                     )
-                # Settled batches (ordered mode) and then timeouts, by position.
-                units = sorted([*ready, *in_flight])
-                for start in units:
-                    if start in ready:
-                        yield from ready.pop(start)
-                        continue
-                    _, count = in_flight[start]
-                    for position in range(start, start + count):
-                        error = SettleTimeoutError(
-                            f"item {position} did not settle within "
-                            f"{seconds:g} s ({left} items in flight)",
-                            timeout=seconds,
-                            unfinished=left,
-                            total=pulled,
-                            index=position,
-                        )
-                        yield Rejected(error, position)
+                yield drain([(0, timed_out(ready, in_flight, seconds, pulled))])
                 return
     finally:
         waiter.close()
         if cancel_on_exit:
             for fut, _ in in_flight.values():
                 fut.cancel()
-
-
-def _values(fut: Any, chunked: bool) -> list[Any] | _Failure:
-    """``map_all``: the values of a settled unit, or its first failure."""
-    code, payload = read(fut)
-    if code != OK:
-        return _Failure(payload)
-    if not chunked:
-        return [payload]
-    values, failures = payload
-    if failures:
-        return _Failure(failures[min(failures)])  # a chunk's items run in order
-    return values  # type: ignore[no-any-return]
-
-
-def _records(fut: Any, start: int, count: int, chunked: bool) -> list[Fulfilled[Any] | Rejected]:
-    """``map_settled``: one record per item of a settled unit."""
-    code, payload = read(fut)
-    if not chunked:
-        return [Fulfilled(payload, start) if code == OK else Rejected(payload, start)]
-    if code != OK:  # the chunk as a whole failed (a dead worker, an unpicklable result)
-        return [Rejected(payload, start + k) for k in range(count)]
-    values, failures = payload
-    records: list[Fulfilled[Any] | Rejected] = list(
-        map(Fulfilled, values, range(start, start + count))
-    )
-    for offset, exc in failures.items():
-        records[offset] = Rejected(exc, start + offset)
-    return records
+        in_flight.clear()
+        ready.clear()
 
 
 def map_all(
@@ -261,7 +215,7 @@ def map_all(
     buffersize: int | None = None,
     timeout: float | None = None,
     ordered: bool = True,
-    chunksize: int = 1,
+    chunksize: int | None = None,
     cancel_pending: bool = True,
 ) -> Iterator[R]:
     """Yield ``fn(*args)`` for each item, at most ``buffersize`` in flight: a lazy ``Promise.all``.
@@ -280,24 +234,31 @@ def map_all(
         *iterables: Argument iterables, zipped like ``map()``. Read lazily.
         executor: A ``concurrent.futures.Executor`` (threads, processes,
             loky, or any object with ``submit()`` returning futures).
-        buffersize: Most items submitted and not yet yielded; default
-            ``max(4 * workers, 64) * chunksize``.
+        buffersize: Most items submitted and not yet consumed; default
+            ``max(4 * workers, 64) * chunksize``, or ``4 * workers * 1024``
+            with automatic chunks.
         timeout: Seconds for the whole map, or ``None``.
         ordered: Yield in input order (``True``) or as items complete.
-        chunksize: Items sent to a worker at once (for process pools);
-            each item still settles on its own.
-        cancel_pending: On a failure, cancel the work still queued.
+        chunksize: Items sent to a worker at once; each item still
+            settles on its own. ``None``: sized automatically for
+            process-based executors (one item, then toward about 5 ms of
+            work per chunk), one item per task for others.
+        cancel_pending: On a failure, cancel the work still queued (whole
+            chunks: a running chunk runs to its end).
 
     Returns:
         An iterator of results. Closing it early (``break``) cancels queued
         work and pulls no more input.
 
     Raises:
-        BaseException: The first item to fail, its exception.
+        BaseException: The first item to fail, its exception (in chunks:
+            seen when its chunk returns); or the error of a ``submit()``
+            that the executor refused.
         SettleTimeoutError: ``timeout`` passed with items in flight.
         TypeError: ``fn`` is not callable, no iterable, ``executor`` has
             no ``submit()``, or an argument has the wrong type.
-        ValueError: ``buffersize`` or ``chunksize`` below 1, NaN timeout.
+        ValueError: ``buffersize`` or ``chunksize`` below 1 or above
+            ``sys.maxsize``, NaN timeout.
 
     Example:
         >>> from concurrent.futures import ThreadPoolExecutor
@@ -305,23 +266,24 @@ def map_all(
         ...     list(map_all(pow, [2, 3, 4], [2, 2, 2], executor=pool, buffersize=2))
         [4, 9, 16]
     """
-    deadline, size, chunk, iterators = _check(
+    deadline, how, iterators = _check(
         "map_all", fn, iterables, executor, buffersize, timeout, ordered, chunksize
     )
     check_flag("cancel_pending", cancel_pending)
-    return _map(
-        "map_all",
-        fn,
-        iterators,
-        executor,
-        size,
-        deadline,
-        timeout,
-        bool(ordered),
-        chunk,
-        True,
-        cancel_pending,
-        None,
+    return results(
+        _map(
+            "map_all",
+            fn,
+            iterators,
+            executor,
+            how,
+            deadline,
+            timeout,
+            bool(ordered),
+            True,
+            cancel_pending,
+            None,
+        )
     )
 
 
@@ -333,17 +295,19 @@ def map_settled(
     buffersize: int | None = None,
     timeout: float | None = None,
     ordered: bool = True,
-    chunksize: int = 1,
+    chunksize: int | None = None,
     progress: Callable[[Fulfilled[R] | Rejected], object] | None = None,
 ) -> Iterator[Fulfilled[R] | Rejected]:
     """Yield a record per item, at most ``buffersize`` in flight: a lazy ``Promise.allSettled``.
 
     Each item gives one :class:`Fulfilled` or :class:`Rejected` record
     carrying ``.index``, its position in the input; a failing item never
-    stops the others, and with ``chunksize > 1`` one failing item in a
-    chunk is one ``Rejected`` record, its neighbours are ``Fulfilled``. At
-    the deadline, items in flight are yielded as ``Rejected`` with a
-    :class:`SettleTimeoutError` and no more input is pulled: the items never
+    stops the others, and in a chunk one failing item is one ``Rejected``
+    record, its neighbours are ``Fulfilled``. At the deadline, items in
+    flight (every item of an unfinished chunk) are yielded as ``Rejected``
+    with a :class:`SettleTimeoutError` and no more input is pulled. Items
+    the executor refuses to take (shut down, broken) are ``Rejected`` with
+    its error, and the map ends after the items in flight. The items never
     pulled get no record, so ``tqdm(..., total=n)`` ends short of ``n``
     (the indexes missing from the records are the items that never ran).
 
@@ -356,11 +320,14 @@ def map_settled(
         *iterables: Argument iterables, zipped like ``map()``. Read lazily.
         executor: A ``concurrent.futures.Executor`` or anything with
             ``submit()`` returning futures.
-        buffersize: Most items submitted and not yet yielded; default
-            ``max(4 * workers, 64) * chunksize``.
+        buffersize: Most items submitted and not yet consumed; default
+            ``max(4 * workers, 64) * chunksize``, or ``4 * workers * 1024``
+            with automatic chunks.
         timeout: Seconds for the whole map, or ``None``.
         ordered: Yield in input order (``True``) or as items complete.
-        chunksize: Items sent to a worker at once (for process pools).
+        chunksize: Items sent to a worker at once. ``None``: sized
+            automatically for process-based executors, one item per task
+            for others.
         progress: Called with each record as it settles, on the consuming
             thread; its exceptions are reported once as a
             ``RuntimeWarning`` and otherwise ignored.
@@ -372,7 +339,8 @@ def map_settled(
     Raises:
         TypeError: ``fn`` is not callable, no iterable, ``executor`` has
             no ``submit()``, or an argument has the wrong type.
-        ValueError: ``buffersize`` or ``chunksize`` below 1, NaN timeout.
+        ValueError: ``buffersize`` or ``chunksize`` below 1 or above
+            ``sys.maxsize``, NaN timeout.
 
     Example:
         >>> from concurrent.futures import ThreadPoolExecutor
@@ -380,24 +348,25 @@ def map_settled(
         ...     [(r.index, r.status) for r in map_settled(int, ["1", "x", "3"], executor=pool)]
         [(0, 'fulfilled'), (1, 'rejected'), (2, 'fulfilled')]
     """
-    deadline, size, chunk, iterators = _check(
+    deadline, how, iterators = _check(
         "map_settled", fn, iterables, executor, buffersize, timeout, ordered, chunksize
     )
     if progress is not None and not callable(progress):
         raise TypeError(
             f"map_settled() expected a callable or None as progress, got {type(progress).__name__}"
         )
-    return _map(
-        "map_settled",
-        fn,
-        iterators,
-        executor,
-        size,
-        deadline,
-        timeout,
-        bool(ordered),
-        chunk,
-        False,
-        False,
-        progress,
+    return results(
+        _map(
+            "map_settled",
+            fn,
+            iterators,
+            executor,
+            how,
+            deadline,
+            timeout,
+            bool(ordered),
+            False,
+            False,
+            progress,
+        )
     )

@@ -32,3 +32,17 @@ def fail_on(x: int, bad: int) -> int:
     if x == bad:
         raise ValueError(f"bad item {x}")
     return x * x
+
+
+def die_on(x: int, bad: int) -> int:
+    """Kill the worker process at item ``bad``: the pool breaks."""
+    if x == bad:
+        os._exit(1)
+    return x
+
+
+def exit_on(x: int, bad: int) -> int:
+    """Raise ``SystemExit`` (a BaseException) at item ``bad``."""
+    if x == bad:
+        raise SystemExit(f"exit at item {x}")
+    return x

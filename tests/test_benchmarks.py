@@ -22,6 +22,9 @@ def test_quick_run_writes_table_and_plot(
     assert "fail-fast latency" in results
     assert "end to end: threads" in results
     assert "dask collect" in results
+    assert "| peers, tiny: processes | 2,000 | map_settled(chunksize=256) |" in results
+    assert "| Pool.imap(chunksize=256) |" in results
+    assert "| peers, medium: threads | 20 | map_settled() |" in results
     assert (tmp_path / "results.png").stat().st_size > 10_000
 
 

@@ -10,13 +10,14 @@ import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from futures_settle import Fulfilled, Rejected, SettleTimeoutError, map_all, map_settled
+from futures_settle import Fulfilled, Rejected, SettleTimeoutError, _chunking, map_all, map_settled
+from futures_settle._worker import run_chunk
 
 import tasks
 
@@ -33,6 +34,26 @@ class CountingExecutor:
     def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future[Any]:
         f = self.pool.submit(fn, *args)
         self.submitted.append(f)
+        return f
+
+
+@pytest.fixture(params=["fixed", "auto"])
+def chunking(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test as is, then with automatic chunks on every executor (threads included)."""
+    if request.param == "auto":
+        monkeypatch.setattr(_chunking, "is_process_based", lambda executor: True)
+    return str(request.param)
+
+
+class InlineExecutor:
+    """Runs each task in submit(): every item has settled before the map looks."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future[Any]:
+        f: Future[Any] = Future()
+        try:
+            f.set_result(fn(*args))
+        except Exception as exc:
+            f.set_exception(exc)
         return f
 
 
@@ -61,6 +82,27 @@ class TestLazyAndBounded:
         assert consumed == 200
         assert max(seen_in_flight) <= 5
 
+    def test_the_buffer_is_refilled_while_settled_items_are_consumed(self) -> None:
+        """Items are handed out a quarter buffer at a time: the workers always keep the rest."""
+        ex = CountingExecutor(InlineExecutor())
+        ahead = []
+        for consumed, _ in enumerate(
+            map_all(tasks.identity, range(100), executor=ex, buffersize=8)
+        ):
+            ahead.append(len(ex.submitted) - consumed)
+        assert len(ex.submitted) == 100
+        assert min(ahead[:-8]) >= 8 - 8 // 4
+        assert max(ahead) <= 8
+
+    def test_a_failure_is_seen_while_settled_items_wait(self) -> None:
+        """map_all looks for new failures before each batch, also with settled items waiting."""
+        ex = CountingExecutor(InlineExecutor())
+        it = map_all(tasks.fail_on, range(100), [9] * 100, executor=ex, buffersize=8)
+        assert [next(it), next(it)] == [0, 1]  # items 2-7 wait; items 8 and 9 are submitted
+        with pytest.raises(ValueError, match="^bad item 9$"):
+            next(it)
+        assert len(ex.submitted) == 10
+
     def test_memory_stays_bounded(self, thread_pool: Any) -> None:
         """A long generator costs O(buffersize), not O(n)."""
         tracemalloc.start()
@@ -85,6 +127,7 @@ class TestLazyAndBounded:
         assert list(map_all(pow, [2, 3, 4], [3], executor=thread_pool)) == [8]
 
 
+@pytest.mark.usefixtures("chunking")
 class TestOrder:
     def test_ordered_despite_reverse_completion(self) -> None:
         events = [threading.Event() for _ in range(6)]
@@ -122,6 +165,7 @@ def _set_event() -> threading.Event:
     return e
 
 
+@pytest.mark.usefixtures("chunking")
 class TestFailures:
     def test_settled_never_raises_and_carries_index(self, executor: Any) -> None:
         records = list(map_settled(tasks.fail_on, range(6), [3] * 6, executor=executor))
@@ -156,16 +200,21 @@ class TestFailures:
             assert not any(f.cancelled() for f in ex.submitted)
             gate.set()
 
+    @pytest.mark.parametrize("chunksize", [4, None])
     @pytest.mark.parametrize("engine", ["process_pool", "loky_pool"])
-    def test_chunks_settle_item_by_item(self, engine: str, request: pytest.FixtureRequest) -> None:
-        """chunksize > 1: one failing item is one Rejected record, its neighbours Fulfilled."""
+    def test_chunks_settle_item_by_item(
+        self, engine: str, chunksize: int | None, request: pytest.FixtureRequest
+    ) -> None:
+        """In chunks (given or automatic) one failing item is one Rejected record."""
         pool = request.getfixturevalue(engine)
-        records = list(map_settled(tasks.fail_on, range(20), [7] * 20, executor=pool, chunksize=4))
-        assert [r.index for r in records] == list(range(20))
-        assert [r.status == "rejected" for r in records] == [i == 7 for i in range(20)]
+        records = list(
+            map_settled(tasks.fail_on, range(200), [7] * 200, executor=pool, chunksize=chunksize)
+        )
+        assert [r.index for r in records] == list(range(200))
+        assert [r.status == "rejected" for r in records] == [i == 7 for i in range(200)]
         assert records[8] == Fulfilled(64, 8)
         with pytest.raises(ValueError, match="^bad item 7$"):
-            list(map_all(tasks.fail_on, range(20), [7] * 20, executor=pool, chunksize=4))
+            list(map_all(tasks.fail_on, range(200), [7] * 200, executor=pool, chunksize=chunksize))
 
     def test_chunked_unordered(self, process_pool: Any) -> None:
         records = list(
@@ -181,6 +230,7 @@ def _block_or_fail(x: Any) -> Any:
     return "done"
 
 
+@pytest.mark.usefixtures("chunking")
 class TestTimeoutAndClosing:
     def test_settled_timeout_records(self) -> None:
         gate = threading.Event()
@@ -224,6 +274,40 @@ class TestTimeoutAndClosing:
         assert all(f.cancelled() for f in queued)
         assert sum(f.cancelled() for f in ex.submitted) >= 2
 
+    def test_timeout_with_settled_chunks_waiting(self) -> None:
+        """At the deadline, a settled chunk waiting behind an unsettled one gets its records."""
+
+        class HalfInline:
+            def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future[Any]:
+                f: Future[Any] = Future()
+                if args[1][0] != ("hang",):  # the chunk of "hang" items never settles
+                    f.set_result(fn(*args))
+                return f
+
+        records = list(
+            map_settled(
+                tasks.identity,
+                ["hang", "hang", 2, 3],
+                executor=HalfInline(),
+                chunksize=2,
+                timeout=0.01,
+            )
+        )
+        assert records[2:] == [Fulfilled(2, 2), Fulfilled(3, 3)]
+        assert [(type(r.reason), r.index) for r in records[:2]] == [  # type: ignore[union-attr]
+            (SettleTimeoutError, 0),
+            (SettleTimeoutError, 1),
+        ]
+
+    def test_closed_mid_batch_yields_nothing_more(self, thread_pool: Any) -> None:
+        """close() ends the iteration at once, also in the middle of a batch of settled items."""
+        it = map_all(tasks.identity, [1, 2, 3], executor=InlineExecutor(), chunksize=3)
+        assert iter(it) is it
+        assert next(it) == 1
+        it.close()  # type: ignore[attr-defined]
+        assert list(it) == []
+        it.close()  # type: ignore[attr-defined]
+
     @pytest.mark.timeout(30)
     def test_ctrl_c_raises_promptly_and_cancels(self) -> None:
         gate = threading.Event()
@@ -236,7 +320,8 @@ class TestTimeoutAndClosing:
             with pytest.raises(KeyboardInterrupt):
                 list(it)
             assert time.monotonic() - started < 5
-            assert sum(f.cancelled() for f in ex.submitted) >= 4  # all queued; the first may run
+            assert ex.submitted[0].running()
+            assert all(f.cancelled() for f in ex.submitted[1:])  # all queued ones
             gate.set()
 
 
@@ -253,10 +338,11 @@ class TestProgress:
         def hook(record: Any) -> None:
             raise RuntimeError("bar broke")
 
-        with pytest.warns(RuntimeWarning, match="progress hook raised RuntimeError"):
+        with pytest.warns(RuntimeWarning, match="progress hook raised RuntimeError") as caught:
             records = list(
                 map_settled(tasks.identity, range(10), executor=thread_pool, progress=hook)
             )
+        assert [w.filename for w in caught] == [__file__]  # points at the consuming line
         assert [r.value for r in records] == list(range(10))  # type: ignore[union-attr]
 
     def test_tqdm_over_map_settled(self, thread_pool: Any) -> None:
@@ -356,6 +442,7 @@ def test_cancelled_by_someone_else(thread_pool: Any) -> None:
     assert all(isinstance(r.reason, CancelledError) for r in records)  # type: ignore[union-attr]
 
 
+@pytest.mark.usefixtures("chunking")
 class TestModel:
     @settings(
         max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -363,11 +450,16 @@ class TestModel:
     @given(
         failing=st.lists(st.booleans(), max_size=40),
         buffersize=st.integers(1, 8),
-        chunksize=st.integers(1, 5),
+        chunksize=st.none() | st.integers(1, 5),
         ordered=st.booleans(),
     )
     def test_every_item_gets_its_record(
-        self, thread_pool: Any, failing: list[bool], buffersize: int, chunksize: int, ordered: bool
+        self,
+        thread_pool: Any,
+        failing: list[bool],
+        buffersize: int,
+        chunksize: int | None,
+        ordered: bool,
     ) -> None:
         """Whatever the sizes and failures, each item gets exactly one record with its index."""
         bad = [i for i, f in enumerate(failing) if f]
@@ -420,3 +512,104 @@ def _fail_if(x: int, bad: set[int]) -> int:
     if x in bad:
         raise ValueError(f"bad item {x}")
     return x
+
+
+class ScriptedSizer(_chunking.ChunkSizer):
+    """A sizer that proposes the sizes of a script, in turn, and notes what it was fed."""
+
+    script: ClassVar[list[int]] = [1]
+    fed: ClassVar[list[int]] = []
+
+    def __init__(self, cap: int = _chunking.CAP) -> None:
+        super().__init__(cap)
+        self._turn = itertools.cycle(ScriptedSizer.script)
+        ScriptedSizer.fed = []
+
+    @property  # type: ignore[override]
+    def size(self) -> int:
+        return next(self._turn)
+
+    @size.setter
+    def size(self, _: int) -> None:
+        pass
+
+    def completed(self, items: int, seconds: float) -> None:
+        ScriptedSizer.fed.append(items)
+
+
+class ChunkRecorder(CountingExecutor):
+    """Notes the size of each chunk submitted through the chunk runner."""
+
+    def __init__(self, pool: Any) -> None:
+        super().__init__(pool)
+        self.sizes: list[int] = []
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future[Any]:
+        self.sizes.append(len(args[1]) if fn is run_chunk else 1)
+        return super().submit(fn, *args)
+
+
+class TestAutoChunks:
+    """chunksize=None on a process-based executor: chunks the sizer picks, records per item."""
+
+    @settings(
+        max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
+    @given(
+        failing=st.lists(st.booleans(), max_size=60),
+        script=st.lists(st.integers(1, 7), min_size=1, max_size=6),
+        buffersize=st.none() | st.integers(1, 30),
+        ordered=st.booleans(),
+    )
+    def test_any_sizes_give_one_record_per_item(
+        self,
+        thread_pool: Any,
+        monkeypatch: pytest.MonkeyPatch,
+        failing: list[bool],
+        script: list[int],
+        buffersize: int | None,
+        ordered: bool,
+    ) -> None:
+        monkeypatch.setattr(_chunking, "is_process_based", lambda executor: True)
+        monkeypatch.setattr(_chunking, "ChunkSizer", ScriptedSizer)
+        monkeypatch.setattr(ScriptedSizer, "script", script)
+        n = len(failing)
+        bad = {i for i, f in enumerate(failing) if f}
+        ex = ChunkRecorder(thread_pool)
+        records = list(
+            map_settled(
+                _fail_if, range(n), [bad] * n, executor=ex, buffersize=buffersize, ordered=ordered
+            )
+        )
+        assert sorted(r.index for r in records) == list(range(n))
+        if ordered:
+            assert [r.index for r in records] == list(range(n))
+        for r in records:
+            assert (r.status == "rejected") == (r.index in bad)
+        # Each chunk had the size the script proposed (the last one: what was left), or
+        # what the buffer still held; the sizer was fed each chunk's size once.
+        assert sum(ex.sizes) == n
+        assert sorted(ScriptedSizer.fed) == sorted(ex.sizes)
+        proposed = list(itertools.islice(itertools.cycle(script), len(ex.sizes)))
+        if buffersize is None:
+            assert ex.sizes[:-1] == proposed[:-1]
+        assert all(1 <= size <= proposal for size, proposal in zip(ex.sizes, proposed, strict=True))
+
+    def test_real_sizer_on_a_process_pool(
+        self, process_pool: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The default on a process pool: chunks go through the runner, each item settles alone."""
+        sizes: list[int] = []
+        submit = process_pool.submit
+
+        def recording(fn: Callable[..., Any], /, *args: Any) -> Future[Any]:
+            sizes.append(len(args[1]) if fn is run_chunk else 0)
+            return submit(fn, *args)  # type: ignore[no-any-return]
+
+        monkeypatch.setattr(process_pool, "submit", recording)
+        records = list(map_settled(tasks.fail_on, range(300), [5] * 300, executor=process_pool))
+        assert [r.index for r in records] == list(range(300))
+        assert [r.status == "rejected" for r in records] == [i == 5 for i in range(300)]
+        assert sizes[0] == 1
+        assert sum(sizes) == 300
+        assert 0 not in sizes
