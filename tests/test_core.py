@@ -22,6 +22,7 @@ from futures_settle import (
     SettleTimeoutError,
     _core,
     _state,
+    _waiter,
     as_settled,
     wait_all,
     wait_any,
@@ -223,7 +224,7 @@ def test_stdlib_hub_is_found_on_the_future() -> None:
 
 
 def test_many_waiters_on_one_hub() -> None:
-    """Entries beyond the first go to a list; finished ones are pruned on the next add."""
+    """Entries beyond the first go to a list; finished ones are skipped when it fires."""
     f: Future[int] = Future()
     waiters = [_core.Waiter(_core.ALL, 1) for _ in range(3)]
     pending = _state.Pending([f])
@@ -237,7 +238,7 @@ def test_many_waiters_on_one_hub() -> None:
     waiters[1].close()
     late = _core.Waiter(_core.ALL, 1)
     _core.register(late, pending)
-    assert [w for w, _ in hub.more] == [waiters[2], late]
+    assert [w for w, _ in hub.more] == [waiters[1], waiters[2], late]  # pruned when it grows
     f.set_result(1)
     assert [w.signalled for w in waiters] == [True, False, True]
     assert late.signalled
@@ -288,7 +289,7 @@ def test_ctrl_c_interrupts_wait(name: str) -> None:
 def test_waiter_ignores_notifications_after_close() -> None:
     w = _core.Waiter(_core.ALL, 1)
     w.close()
-    hub = _core._Hub(_state.FAST, w, 0)
+    hub = _core._Hub(_state.FAST, w, 0, None)
     hub(done(1))
     assert not w.signalled
 
@@ -319,7 +320,7 @@ def test_fork_while_another_thread_holds_the_lock() -> None:
     held, release = threading.Event(), threading.Event()
 
     def hold() -> None:
-        with _core._LOCK:
+        with _waiter.LOCK:
             held.set()
             release.wait(30)
 
