@@ -22,9 +22,10 @@ with the hub's entries when its future settles, so polling does not pile
 them up.
 
 A hub fires once, when its future is done: a second call is ignored, a
-call before ``done()`` is true is handed to ``_recheck`` to be made again,
-and a registration never adds an entry to a hub that has fired (it
-notifies the waiter itself). Nor does it rely on an engine calling back a
+call before ``done()`` is true is handed to ``_recheck`` to be made again
+(or the hub retired, if no call waits on it any more), and a registration
+never adds an entry to a hub that has fired (it notifies the waiter
+itself). Nor does it rely on an engine calling back a
 future that is already done when the hub is attached.
 
 One re-entrant lock, ``_waiter.LOCK``, guards the registry, the hubs' entries and
@@ -175,7 +176,7 @@ class _Hub:
             # is read only when a waiter needs it (it may be a round trip).
             try:
                 if not fut.done():
-                    call_when_done(fut, self)  # called back before done(): again later
+                    call_when_done(fut, self, self._wanted)  # called back too early
                     return
                 failed = cheap_failed(fut)
                 if failed is None and self._needs_outcome():
@@ -209,6 +210,24 @@ class _Hub:
             target = self.target
             if target is not None and _HUBS.get(target.key) is self:
                 del _HUBS[target.key]
+
+    def _wanted(self) -> bool:
+        """Whether a call still waits on this hub, called back before its future was done.
+
+        If none does, the hub is retired: marked fired, so that no entry is
+        added to it any more (a later call attaches a hub of its own).
+        """
+        with _waiter.LOCK:
+            if self.fired:
+                return False
+            first = self.first
+            if (first is not None and first.active) or any(w.active for w, _ in self.more or ()):
+                return True
+            self.fired = True
+            target = self.target
+            if target is not None and _HUBS.get(target.key) is self:
+                del _HUBS[target.key]
+            return False
 
     def _failed(self, fut: Any, failed: bool | None) -> bool:
         if failed is not None:
@@ -382,12 +401,16 @@ class _Watch:
         except Exception:  # the map reads it and meets the engine's error
             early = False
         if early:
-            call_when_done(fut, self)  # called back before done(): again later
+            call_when_done(fut, self, self._wanted)  # called back too early
             return
         with _waiter.LOCK:
             waiter, self.waiter = self.waiter, None
             if waiter is not None and waiter.active:
                 waiter.notify(fut, self.position, False)
+
+    def _wanted(self) -> bool:
+        waiter = self.waiter
+        return waiter is not None and waiter.active
 
 
 def watch(waiter: Waiter, fut: Any, position: int) -> None:

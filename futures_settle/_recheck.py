@@ -6,7 +6,9 @@ such a callback, the future still looks pending, and a pending reading is
 never a settled one. So the waiting core hands such a callback to
 :func:`call_when_done`: one thread, started on demand and gone once idle,
 asks ``done()`` again with a growing pause and calls the callback back
-once it is true. Engines that set ``done()`` first never start it.
+once it is true, or drops it once no call waits for it any more (an
+engine whose ``done()`` never turns true costs a call its timeout, not a
+thread forever). Engines that set ``done()`` first never start it.
 """
 
 from __future__ import annotations
@@ -26,23 +28,34 @@ _FIRST_PAUSE = 1e-4
 _LONGEST_PAUSE = 0.02
 
 _lock = threading.Lock()
-_waiting: list[tuple[Any, Callable[[Any], object]]] = []
+_Entry = tuple[Any, Callable[[Any], object], Callable[[], bool]]
+_waiting: list[_Entry] = []
 _running = False
+_thread: threading.Thread | None = None  # the last one started, for tests to join
 
 
-def call_when_done(fut: Any, callback: Callable[[Any], object]) -> None:
+def call_when_done(fut: Any, callback: Callable[[Any], object], wanted: Callable[[], bool]) -> None:
     """Call ``callback(fut)`` on a thread of this module once ``fut.done()`` is true.
 
     If ``done()`` raises, the callback is called too: it reads the future
-    again and meets the engine's error itself.
+    again and meets the engine's error itself. Until then, ``wanted()``
+    says whether anyone still needs the callback; once it is false, the
+    callback is dropped.
     """
-    global _running
+    global _running, _thread
     with _lock:
-        _waiting.append((fut, callback))
+        _waiting.append((fut, callback, wanted))
         if _running:
             return
         _running = True
-    threading.Thread(target=_run, name="futures_settle-recheck", daemon=True).start()
+    thread = threading.Thread(target=_run, name="futures_settle-recheck", daemon=True)
+    try:
+        thread.start()
+    except BaseException:  # pragma: no cover - no thread to be had: the next call tries again
+        with _lock:
+            _running = False
+        raise
+    _thread = thread
 
 
 def _run() -> None:
@@ -56,13 +69,14 @@ def _run() -> None:
                 _running = False
                 return
         later = []
-        for fut, callback in batch:
+        for fut, callback, wanted in batch:
             try:
                 ready = bool(fut.done())
             except Exception:
                 ready = True
             if not ready:
-                later.append((fut, callback))
+                if wanted():
+                    later.append((fut, callback, wanted))
                 continue
             with contextlib.suppress(Exception):  # the core's callbacks never raise
                 callback(fut)

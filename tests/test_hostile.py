@@ -33,6 +33,7 @@ from futures_settle import (
     Rejected,
     SettleTimeoutError,
     _core,
+    _recheck,
     _waiter,
     as_settled,
     map_all,
@@ -115,6 +116,33 @@ class TestCallbacksBeforeDone:
             else:
                 with pytest.raises(OSError):
                     wait_all([f, g], timeout=10)
+
+    @pytest.mark.timeout(30)
+    def test_done_never_true_costs_the_timeout_not_a_thread(self) -> None:
+        """An engine that calls back but never turns done(): the call times out, and the
+        thread asking done() again lets go of the future once no call waits on it."""
+
+        class NeverDone(Hostile):
+            def done(self) -> bool:
+                return False
+
+        f = NeverDone()
+        f.set_result(1)  # runs the callbacks registered so far: none
+        calls: list[Callable[[], object]] = [
+            lambda: wait_all([f], timeout=0.05),
+            lambda: wait_any([f], timeout=0.05),
+            lambda: wait_first([f], timeout=0.05),
+        ]
+        for call in calls:
+            with pytest.raises(SettleTimeoutError, match="with 1 of 1 input unfinished$"):
+                call()
+        records = wait_settled([f], timeout=0.05)
+        assert isinstance(records[0].reason, SettleTimeoutError)  # type: ignore[union-attr]
+        thread = _recheck._thread
+        assert thread is not None
+        thread.join(10)
+        assert not thread.is_alive()
+        assert _core._HUBS.get(id(f)) is None
 
     @pytest.mark.timeout(30)
     def test_maps_read_their_futures_once_done(self) -> None:
@@ -690,7 +718,7 @@ def _check(name: str, run: _Run) -> None:
 
 
 _model = settings(
-    max_examples=80,
+    max_examples=120,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -700,7 +728,9 @@ _model = settings(
 @pytest.mark.parametrize("name", FUNCS)
 @_model
 @given(case=_cases())
-def test_model(name: str, case: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_model(
+    name: str, case: dict[str, Any], monkeypatch: pytest.MonkeyPatch, fast_switching: None
+) -> None:
     """Each combinator answers what the sequential model allows, under hostile engines,
     completions racing registration and one future at positions in different chunks."""
     with monkeypatch.context() as m:
@@ -803,6 +833,6 @@ def _hubs_of(f: Any) -> list[Any]:
 
 
 _Shared.TestCase.settings = settings(
-    max_examples=25, stateful_step_count=12, deadline=None, suppress_health_check=list(HealthCheck)
+    max_examples=40, stateful_step_count=12, deadline=None, suppress_health_check=list(HealthCheck)
 )
 TestShared = pytest.mark.timeout(120)(_Shared.TestCase)
