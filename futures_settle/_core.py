@@ -57,7 +57,7 @@ from ._state import (
     is_done,
     outcome,
 )
-from ._waiter import ALL, ANY, FAIL_FAST, FIRST, STREAM, Waiter
+from ._waiter import ALL, ANY, FAIL_FAST, FIRST, STREAM, Waiter, watch
 
 _NEEDS_OUTCOME = (FAIL_FAST, ANY)
 
@@ -380,39 +380,3 @@ def wait_pending(
         return notified, waiter.trigger
     finally:
         waiter.close()
-
-
-class _Watch:
-    """A done-callback for a future only one waiter will ever wait on.
-
-    ``map_all``/``map_settled`` submit their own futures: no one else can
-    wait on them, so they skip the shared registry and its bookkeeping.
-    """
-
-    __slots__ = ("position", "waiter")
-
-    def __init__(self, waiter: Waiter, position: int) -> None:
-        self.waiter: Waiter | None = waiter
-        self.position = position
-
-    def __call__(self, fut: Any) -> None:
-        try:
-            early = not fut.done()
-        except Exception:  # the map reads it and meets the engine's error
-            early = False
-        if early:
-            call_when_done(fut, self, self._wanted)  # called back too early
-            return
-        with _waiter.LOCK:
-            waiter, self.waiter = self.waiter, None
-            if waiter is not None and waiter.active:
-                waiter.notify(fut, self.position, False)
-
-    def _wanted(self) -> bool:
-        waiter = self.waiter
-        return waiter is not None and waiter.active
-
-
-def watch(waiter: Waiter, fut: Any, position: int) -> None:
-    """Notify the STREAM ``waiter`` with ``(fut, position)`` when ``fut`` settles."""
-    fut.add_done_callback(_Watch(waiter, position))

@@ -4,6 +4,8 @@ A call in progress is a ``Waiter``: a count, or a queue, of the inputs
 that settled, and a lock of its own that the call sleeps on (Ctrl-C
 interrupts it). Hubs (``_core``) notify it under ``LOCK``, the
 re-entrant lock that guards every hub's entries and every waiter's state.
+A future that only one waiter will ever wait on (one a map submitted
+itself) needs no hub: ``watch()`` gives it a callback for that waiter.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ import threading
 import time
 from typing import Any, Final
 
+from ._recheck import call_when_done
 from ._state import failed_of
 
-__all__ = ["ALL", "ANY", "FAIL_FAST", "FIRST", "LOCK", "STREAM", "Waiter"]
+__all__ = ["ALL", "ANY", "FAIL_FAST", "FIRST", "LOCK", "STREAM", "Waiter", "watch"]
 
 # Waiter modes.
 ALL: Final = 0  # wake when every entry settled
@@ -122,3 +125,42 @@ class Waiter:
             self.active = False
             self.trigger = None
             self.queue = []
+
+
+class _Watch:
+    """A done-callback for a future only one waiter will ever wait on.
+
+    ``map_all``/``map_settled`` submit their own futures: no one else can
+    wait on them, so they skip the shared registry and its bookkeeping.
+    """
+
+    __slots__ = ("position", "waiter")
+
+    def __init__(self, waiter: Waiter, position: int) -> None:
+        self.waiter: Waiter | None = waiter
+        self.position = position
+
+    def __call__(self, fut: Any) -> None:
+        try:
+            early = not fut.done()
+        except Exception:  # the map reads it and meets the engine's error
+            early = False
+        if early:
+            call_when_done(fut, self, self._wanted)  # called back too early
+            return
+        with LOCK:
+            waiter, self.waiter = self.waiter, None
+            if waiter is not None and waiter.active:
+                waiter.notify(fut, self.position, False)
+
+    def _wanted(self) -> bool:
+        waiter = self.waiter
+        return waiter is not None and waiter.active
+
+
+def watch(waiter: Waiter, fut: Any, position: int) -> None:
+    """Notify the STREAM ``waiter`` with ``(fut, position)`` when ``fut`` settles."""
+    callback = _Watch(waiter, position)
+    fut.add_done_callback(callback)
+    if callback.waiter is not None and fut.done():
+        callback(fut)  # some engines never call back a future already done

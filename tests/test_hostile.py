@@ -226,6 +226,46 @@ class TestHostileFlags:
             assert got == ["meanwhile"], name
 
 
+class _HostileExecutor:
+    """Runs tasks at once (its futures are done before the map attaches to them), or on a
+    pool, and hands out ``Hostile`` futures with the given flags."""
+
+    def __init__(self, pool: ThreadPoolExecutor | None, **flags: Any) -> None:
+        self.pool, self.flags = pool, flags
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any) -> Hostile:
+        f = Hostile(**self.flags)
+
+        def run() -> None:
+            try:
+                f.set_result(fn(*args))
+            except Exception as exc:
+                f.set_exception(exc)
+
+        if self.pool is None:
+            run()
+        else:
+            self.pool.submit(run)
+        return f
+
+
+def _inverse(x: int) -> float:
+    return 1 / x
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("flag", TestHostileFlags.FLAGS)
+@pytest.mark.parametrize("where", ["at once", "on a pool"])
+def test_maps_on_hostile_engines(flag: str, where: str, thread_pool: ThreadPoolExecutor) -> None:
+    """map_all and map_settled on executors whose futures bend the rules."""
+    options: dict[str, Any] = {"slow": 0.001} if flag == "slow" else {flag: True}
+    ex = _HostileExecutor(None if where == "at once" else thread_pool, **options)
+    assert list(map_all(abs, [-1, -2, -3], executor=ex, timeout=10)) == [1, 2, 3]
+    records = list(map_settled(_inverse, [1, 0, 2], executor=ex, timeout=10, buffersize=2))
+    assert [r.status for r in records] == ["fulfilled", "rejected", "fulfilled"]
+    assert isinstance(records[1].reason, ZeroDivisionError)  # type: ignore[union-attr]
+
+
 class TestCancelPendingBestEffort:
     """``cancel()`` missing or raising never masks the call's answer."""
 
