@@ -453,30 +453,38 @@ def test_nothing_survives_the_callers_references(
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("name", ["map_all", "map_settled"])
-@pytest.mark.parametrize("how", ["to the end", "break", "failure"])
-def test_maps_leave_nothing_behind(name: str, how: str) -> None:
+@pytest.mark.parametrize("how", ["to the end", "break", "failure", "timeout", "ctrl-c"])
+def test_maps_leave_nothing_behind(name: str, how: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The maps free their inputs, results and futures once iteration ends or is broken off."""
     with _no_cyclic_gc():
         values = [_Marker() for _ in range(6)]
         refs = [weakref.ref(v) for v in values]
         third = refs[2]
+        go = threading.Event()
 
         def work(v: _Marker) -> _Marker:
-            if how == "failure" and v is third():
-                raise ValueError("item 2")
+            if v is third():
+                if how == "failure":
+                    raise _TaskFailed("item 2")
+                if how == "timeout":
+                    go.wait(10)
             return v
 
+        if how == "ctrl-c":
+            _ctrl_c(monkeypatch)
         pool = ThreadPoolExecutor(2)
         fn = map_all if name == "map_all" else map_settled
-        it = fn(work, values, executor=pool, timeout=10)
+        it = fn(work, values, executor=pool, timeout=0.2 if how == "timeout" else 10)
         try:
             for k, _ in enumerate(it):
                 if how == "break" and k == 1:
                     break
-        except ValueError:
+        except (_TaskFailed, SettleTimeoutError, KeyboardInterrupt):
             pass
         _ = None  # the last item it gave
         it.close()  # type: ignore[attr-defined]
+        monkeypatch.undo()
+        go.set()
         pool.shutdown(wait=True)
         del it, values, work, fn
         assert [r() for r in refs] == [None] * len(refs)
