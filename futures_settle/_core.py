@@ -291,7 +291,8 @@ def register(waiter: Waiter, pending: Pending) -> None:
                 key = id(fut)
                 hub = fresh.get(key) or _find_hub(fut, kind)
                 if hub is None:
-                    hub = fresh[key] = _Hub(kind, waiter, position, _target_of(fut, kind))
+                    target = None if kind == FAST else _target_of(fut, kind)
+                    hub = fresh[key] = _Hub(kind, waiter, position, target)
                     attach.append((fut, hub))
                 elif hub.fired:  # ours, attached in an earlier chunk, fired since
                     settled.append((fut, position, hub))

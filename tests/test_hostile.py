@@ -128,14 +128,10 @@ class TestCallbacksBeforeDone:
 
         f = NeverDone()
         f.set_result(1)  # runs the callbacks registered so far: none
-        calls: list[Callable[[], object]] = [
-            lambda: wait_all([f], timeout=0.05),
-            lambda: wait_any([f], timeout=0.05),
-            lambda: wait_first([f], timeout=0.05),
-        ]
-        for call in calls:
-            with pytest.raises(SettleTimeoutError, match="with 1 of 1 input unfinished$"):
-                call()
+        for call in (wait_all, wait_any, wait_first):
+            message = rf"^{call.__name__}\(\) timed out after 0.05 s with 1 of 1 input unfinished$"
+            with pytest.raises(SettleTimeoutError, match=message):
+                call([f], timeout=0.05)
         records = wait_settled([f], timeout=0.05)
         assert isinstance(records[0].reason, SettleTimeoutError)  # type: ignore[union-attr]
         thread = _recheck._thread
