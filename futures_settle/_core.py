@@ -25,14 +25,14 @@ A hub fires once, when its future is done: a second call is ignored, a
 call before ``done()`` is true is handed to ``_recheck`` to be made again
 (or the hub retired, if no call waits on it any more), and a registration
 never adds an entry to a hub that has fired (it notifies the waiter
-itself). Nor does it rely on an engine calling back a
-future that is already done when the hub is attached.
+itself). Nor does it rely on an engine calling back a future that is
+already done when the hub is attached: it looks, and calls the hub.
 
-One re-entrant lock, ``_waiter.LOCK``, guards the registry, the hubs' entries and
-the waiters' state. Done-callbacks never run under it (a stdlib future
-runs the callback inline when it is already done), nor does any code of
-a future's engine; the waiting thread sleeps on a lock of its own, which
-Ctrl-C interrupts.
+One re-entrant lock, ``_waiter.LOCK``, guards the registry, the hubs'
+entries and the waiters' state. Done-callbacks never run under it (a
+stdlib future runs the callback inline when it is already done), nor does
+any code of a future's engine; the waiting thread sleeps on a lock of its
+own, which Ctrl-C interrupts.
 """
 
 from __future__ import annotations
