@@ -159,19 +159,23 @@ def test_polling_does_not_leak() -> None:
 
 @pytest.mark.timeout(120)
 def test_polling_through_registration_does_not_leak(path: str) -> None:
-    """Polls that register on the futures leave one hub each, not one entry per call."""
+    """Polls that register on the futures leave one hub each, not one entry per call.
+
+    50 traced calls on 1,000 futures: a leak of 10 bytes per future and call
+    grows traced memory past the 512 KiB bound.
+    """
     fs: list[Future[int]] = [Future() for _ in range(1000)]
     wait_settled(fs, timeout=1e-9)  # hubs exist from here on
 
     def poll() -> None:
-        for _ in range(100):
+        for _ in range(25):
             wait_settled(fs, timeout=1e-9)
             with pytest.raises(SettleTimeoutError):
                 wait_all(fs, timeout=1e-9)
 
     growth = _traced_growth(poll)
-    assert growth < 2 * 2**20, growth
-    for f in fs[:10]:
+    assert growth < 2**19, growth
+    for f in fs:
         hubs = [h for h in _hubs_of(f)]
         assert len(hubs) == 1
         assert hubs[0].more is None  # the finished calls' entries were replaced, not piled up
