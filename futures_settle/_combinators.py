@@ -110,13 +110,16 @@ def wait_all(
         if trigger is None:
             outcomes = read_pending(pending)
             for position, (code, payload) in zip(pending.positions, outcomes, strict=True):
-                if code != OK:  # a failure the hub could not see (an engine's race)
+                if code == FAIL:  # a failure the hub could not see (an engine's race)
                     failure = (items[position], payload)
                     break
+                if code == PENDING:  # pragma: no cover - its engine said done, then not done
+                    raise RuntimeError(f"wait_all() input {position} settled, then was pending")
                 values[position] = payload
             del outcomes
         else:
             fut = trigger[0]
+            del trigger  # the traceback keeps this frame: no cycle through the future
             failure = (fut, read(fut)[1])
     if failure is not None:
         if cancel_pending:

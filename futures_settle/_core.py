@@ -8,35 +8,47 @@ on futures that are polled again and again.
 
 So each pending future gets at most one callback in its life, a ``_Hub``,
 found again in the future's own callback list (stdlib futures) or through
-a registry keyed by ``id()`` that holds hubs weakly (other engines' futures:
-a hub lives exactly as long as its future holds it). A call adds a
-``Waiter`` entry to the hubs of the futures it waits on and, when it
-returns, only flips ``waiter.active``: no per-future clean-up. Entries of
-finished calls are replaced or dropped the next time anyone registers on
-that hub, or with the hub's entries when its future settles, so polling
-does not pile them up.
+a registry keyed by ``id()`` (other engines' futures). The registry never
+trusts an ``id()`` alone: each hub holds a weak reference to its future,
+checked for identity on every look-up and whose death drops the entry, so
+a new object at a freed one's address (a wrapper delegating
+``add_done_callback`` to an inner future outlives it) never inherits its
+waiting state. A future that cannot be weakly referenced gets a hub per
+call. A call adds a ``Waiter`` entry to the hubs of the futures it waits
+on and, when it returns, only flips ``waiter.active``: no per-future
+clean-up. Entries of finished calls are replaced or dropped the next time
+anyone registers on that hub (amortised: whenever the list doubles), or
+with the hub's entries when its future settles, so polling does not pile
+them up.
 
-One re-entrant lock, ``_LOCK``, guards the registry, the hubs' entries and
-the waiters' state. Done-callbacks never run under it (a stdlib future
-runs the callback inline when it is already done), nor does any code of
-a future's engine; the waiting thread sleeps on a lock of its own, which
-Ctrl-C interrupts.
+A hub fires once, when its future is done: a second call is ignored, a
+call before ``done()`` is true is handed to ``_recheck`` to be made again
+(or the hub retired, if no call waits on it any more), and a registration
+never adds an entry to a hub that has fired (it notifies the waiter
+itself). Nor does it rely on an engine calling back a future that is
+already done when the hub is attached: it looks, and calls the hub.
+
+One re-entrant lock, ``_waiter.LOCK``, guards the registry, the hubs'
+entries and the waiters' state. Done-callbacks never run under it (a
+stdlib future runs the callback inline when it is already done), nor does
+any code of a future's engine; the waiting thread sleeps on a lock of its
+own, which Ctrl-C interrupts.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-import sys
-import threading
-import time
 import weakref
 from collections.abc import Callable
-from typing import Any, Final, NoReturn
+from typing import Any, NoReturn
 
+from . import _waiter
 from ._errors import call_timeout
+from ._recheck import call_when_done
 from ._state import (
+    FAIL,
     FAST,
-    OK,
     Pending,
     cheap_failed,
     done_callbacks,
@@ -45,6 +57,9 @@ from ._state import (
     is_done,
     outcome,
 )
+from ._waiter import ALL, ANY, FAIL_FAST, FIRST, STREAM, Waiter, watch
+
+_NEEDS_OUTCOME = (FAIL_FAST, ANY)
 
 __all__ = [
     "ALL",
@@ -61,29 +76,19 @@ __all__ = [
     "watch",
 ]
 
-# Waiter modes.
-ALL: Final = 0  # wake when every entry settled
-FAIL_FAST: Final = 1  # ... or at the first failure
-ANY: Final = 2  # wake at the first success, or when every entry failed
-FIRST: Final = 3  # wake at the first settled entry
-STREAM: Final = 4  # queue every settled entry, wake whenever the queue fills
-_NEEDS_OUTCOME = (FAIL_FAST, ANY)
-
-_LOCK = threading.RLock()
-_HUBS: dict[int, _HubRef] = {}
+_HUBS: dict[int, _Hub] = {}
 # Futures registered per lock hold: long enough to amortise the lock, short
-# enough that completing threads are not held up for long.
+# enough that completing threads are not held up for long. Tests make it
+# small (``monkeypatch.setattr(_core, "_CHUNK", 2)``) to put one future's
+# positions in different chunks.
 _CHUNK = 256
-# Windows cannot interrupt a lock wait with Ctrl-C: wake up to look.
-_SLICE = 0.1 if sys.platform == "win32" else None
+# A hub's list of extra entries is pruned when it reaches this length, or
+# twice its live length after the last pruning (amortised O(1) per entry).
+_PRUNE_AT = 8
 
 
 def _after_fork_in_child() -> None:
-    # A fork copies the lock as it was: held, if another thread was inside
-    # a locked block. The child has only the forking thread, and none of the
-    # parent's waiters: start afresh.
-    global _LOCK
-    _LOCK = threading.RLock()
+    # The child has none of the parent's waiters (the lock is renewed by _waiter).
     _HUBS.clear()
 
 
@@ -91,16 +96,31 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-class _HubRef(weakref.ref):  # type: ignore[type-arg]
+class _Target(weakref.ref):  # type: ignore[type-arg]
+    """A hub's weak reference to its future, which drops the registry entry as it dies."""
+
     __slots__ = ("key",)
     key: int
 
 
-def _forget(ref: _HubRef) -> None:
-    # Called while the hub is freed, that is while its future is: the id
-    # cannot be reused yet. Lock-free, as it may run inside a locked block.
-    if _HUBS.get(ref.key) is ref:
-        del _HUBS[ref.key]
+def _forget(target: _Target) -> None:
+    # Called while the future is freed: its id cannot be reused yet.
+    # Lock-free, as it may run inside a locked block.
+    hub = _HUBS.get(target.key)
+    if hub is not None and hub.target is target:
+        _HUBS.pop(target.key, None)
+
+
+def _target_of(fut: Any, kind: int) -> _Target | None:
+    """The weak reference a registry hub keeps to ``fut``; ``None`` for no registry."""
+    if kind == FAST:
+        return None  # its hub is found on the future itself
+    try:
+        target = _Target(fut, _forget)
+    except TypeError:
+        return None  # cannot be weakly referenced: a hub per call
+    target.key = id(fut)
+    return target
 
 
 class _Hub:
@@ -111,17 +131,20 @@ class _Hub:
     one, which is what keeps polling from piling entries up.
     """
 
-    __slots__ = ("__weakref__", "fired", "first", "kind", "more", "position")
+    __slots__ = ("failed", "fired", "first", "kind", "limit", "more", "position", "target")
 
-    def __init__(self, kind: int, waiter: Waiter, position: int) -> None:
+    def __init__(self, kind: int, waiter: Waiter, position: int, target: _Target | None) -> None:
         self.kind = kind
+        self.target = target
         self.fired = False
+        self.failed: bool | None = None  # when fired, if it was worked out
         self.first: Waiter | None = waiter
         self.position = position
         self.more: list[tuple[Waiter, int]] | None = None
+        self.limit = _PRUNE_AT
 
     def add(self, waiter: Waiter, position: int) -> None:
-        """Add an entry; ``_LOCK`` is held and the hub has not fired."""
+        """Add an entry; ``LOCK`` is held and the hub has not fired."""
         first = self.first
         if first is None or not first.active:
             self.first = waiter
@@ -131,24 +154,40 @@ class _Hub:
         if more is None:
             self.more = [(waiter, position)]
             return
-        if not more[0][0].active:
+        if len(more) >= self.limit:
+            # Whatever waits in front (two calls, or one listing the future
+            # twice), finished calls' entries never pile up.
             more[:] = [entry for entry in more if entry[0].active]
+            self.limit = max(2 * len(more), _PRUNE_AT)
         more.append((waiter, position))
 
-    def __call__(self, fut: Any) -> None:
+    def __call__(self, arg: Any) -> None:
         # Runs on whatever thread settles the future: never raise there.
+        if self.fired:
+            return  # an engine calling back twice
+        fut = arg
         failed: bool | None = None
         if self.kind != FAST:
-            # Other engines' methods run outside our lock, and only when a
-            # waiter needs to know (reading an outcome may be a round trip).
-            failed = cheap_failed(fut)
-            if failed is None and self._needs_outcome():
-                try:
-                    failed = outcome(fut, self.kind)[0] != OK
-                except BaseException:  # pragma: no cover - engine errors are read again later
-                    failed = True
-        with _LOCK:
+            target = self.target
+            own = None if target is None else target()
+            if own is not None:
+                fut = own  # a wrapper's hub is called back with the inner future
+            # Other engines' methods run outside our lock, and the outcome
+            # is read only when a waiter needs it (it may be a round trip).
+            try:
+                if not fut.done():
+                    call_when_done(fut, self, self._wanted)  # called back too early
+                    return
+                failed = cheap_failed(fut)
+                if failed is None and self._needs_outcome():
+                    failed = outcome(fut, self.kind)[0] == FAIL
+            except Exception:  # the waiting call reads it again and meets the error
+                failed = True
+        with _waiter.LOCK:
+            if self.fired:
+                return
             self.fired = True
+            self.failed = failed
             first = self.first
             if first is not None:
                 self.first = None
@@ -168,11 +207,27 @@ class _Hub:
                 for waiter, position in more:
                     if waiter.active:
                         waiter.notify(fut, position, failed)
-            if self.kind != FAST:  # not a stdlib future: it has a registry entry
-                key = id(fut)
-                ref = _HUBS.get(key)
-                if ref is not None and ref() is self:
-                    del _HUBS[key]
+            target = self.target
+            if target is not None and _HUBS.get(target.key) is self:
+                del _HUBS[target.key]
+
+    def _wanted(self) -> bool:
+        """Whether a call still waits on this hub, called back before its future was done.
+
+        If none does, the hub is retired: marked fired, so that no entry is
+        added to it any more (a later call attaches a hub of its own).
+        """
+        with _waiter.LOCK:
+            if self.fired:
+                return False
+            first = self.first
+            if (first is not None and first.active) or any(w.active for w, _ in self.more or ()):
+                return True
+            self.fired = True
+            target = self.target
+            if target is not None and _HUBS.get(target.key) is self:
+                del _HUBS[target.key]
+            return False
 
     def _failed(self, fut: Any, failed: bool | None) -> bool:
         if failed is not None:
@@ -192,106 +247,22 @@ class _Hub:
 
 
 def _find_hub(fut: Any, kind: int) -> _Hub | None:
-    """The live hub of a future, if any; ``_LOCK`` is held.
+    """The live hub of a future, if any; ``LOCK`` is held.
 
     A stdlib future holds its callbacks itself, so its hub is found there;
-    other futures' hubs are found through the registry.
+    other futures' hubs are found through the registry, by identity.
     """
     if kind == FAST:
         for callback in done_callbacks(fut):
             if type(callback) is _Hub and not callback.fired:
                 return callback
         return None
-    ref = _HUBS.get(id(fut))
-    hub = ref() if ref is not None else None
-    return hub if hub is not None and not hub.fired else None
-
-
-class Waiter:
-    """One call's view of its pending inputs; its state is guarded by ``_LOCK``."""
-
-    __slots__ = ("_signal", "active", "mode", "queue", "remaining", "signalled", "trigger")
-
-    def __init__(self, mode: int, remaining: int) -> None:
-        self.active = True
-        self.mode = mode
-        self.remaining = remaining
-        self.signalled = False
-        self.trigger: tuple[Any, int] | None = None
-        self.queue: list[tuple[Any, int]] = []
-        self._signal = threading.Lock()
-        self._signal.acquire()
-
-    def notify(self, fut: Any, index: int, failed: bool | None) -> None:
-        """Called by a hub, ``_LOCK`` held; ``failed`` is ``None`` for a stdlib future."""
-        mode = self.mode
-        if mode == STREAM:
-            self.queue.append((fut, index))
-        elif self.signalled:
-            return
-        elif mode == ALL:
-            self.remaining -= 1
-            if self.remaining:
-                return
-        elif mode == FIRST:
-            self.trigger = (fut, index)
-        else:
-            if failed is None:
-                failed = failed_of(fut)
-            if failed == (mode == FAIL_FAST):
-                self.trigger = (fut, index)
-            else:
-                self.remaining -= 1
-                if self.remaining:
-                    return
-        if not self.signalled:
-            self.signalled = True
-            self._signal.release()
-
-    def wait(self, deadline: float | None) -> bool:
-        """Sleep until notified or until ``deadline``; return whether notified."""
-        signal = self._signal
-        while True:
-            if deadline is None:
-                got = signal.acquire() if _SLICE is None else signal.acquire(timeout=_SLICE)
-            else:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    with _LOCK:
-                        # Decide under the lock, so that no notification
-                        # lands after the call has given up.
-                        got = signal.acquire(blocking=False)
-                        if not got:
-                            self.active = False
-                    return got
-                got = signal.acquire(timeout=min(left, _SLICE or threading.TIMEOUT_MAX))
-            if got:
-                return True
-
-    def poll(self) -> bool:
-        """Whether notified, without sleeping; then ``take()`` as after ``wait()``."""
-        return self._signal.acquire(blocking=False)
-
-    def take(self) -> list[tuple[Any, int]]:
-        """STREAM mode: return what settled since the last call, rearm the signal."""
-        with _LOCK:
-            queue, self.queue = self.queue, []
-            if self.signalled and not queue:  # pragma: no cover - defensive
-                return queue
-            self.signalled = False
-            return queue
-
-    def close(self) -> None:
-        """End the call: later notifications are ignored, entries pruned lazily.
-
-        ``_LOCK`` is re-entrant because this may run from a generator's
-        finaliser, which the garbage collector can call at any allocation,
-        also while this thread is inside a locked block.
-        """
-        with _LOCK:
-            self.active = False
-            self.trigger = None
-            self.queue = []
+    hub = _HUBS.get(id(fut))
+    if hub is None or hub.fired:
+        return None
+    target = hub.target
+    # Never another object's hub, even if one at the same address was missed.
+    return hub if target is not None and target() is fut else None
 
 
 def register(waiter: Waiter, pending: Pending) -> None:
@@ -300,8 +271,9 @@ def register(waiter: Waiter, pending: Pending) -> None:
     Each occurrence gets its own entry (the same future twice is waited on
     twice), carrying its input position. A future that settles
     meanwhile, even before its new hub is attached, notifies the waiter:
-    a stdlib future calls a callback added after it finished at once.
-    Stops early once a one-shot waiter has been woken.
+    a hub attached to a future already done is called at once, and an
+    occurrence whose hub fired since an earlier chunk notifies the waiter
+    here. Stops early once a one-shot waiter has been woken.
     """
     fresh: dict[int, _Hub] = {}
     attach: list[tuple[Any, _Hub]] = []
@@ -310,7 +282,8 @@ def register(waiter: Waiter, pending: Pending) -> None:
     start = 0
     while start < total:
         stop = min(start + _CHUNK, total)
-        with _LOCK:
+        settled: list[tuple[Any, int, _Hub]] = []
+        with _waiter.LOCK:
             if one_shot and waiter.signalled:
                 break
             for j in range(start, stop):
@@ -318,10 +291,15 @@ def register(waiter: Waiter, pending: Pending) -> None:
                 key = id(fut)
                 hub = fresh.get(key) or _find_hub(fut, kind)
                 if hub is None:
-                    hub = fresh[key] = _Hub(kind, waiter, position)
+                    target = None if kind == FAST else _target_of(fut, kind)
+                    hub = fresh[key] = _Hub(kind, waiter, position, target)
                     attach.append((fut, hub))
+                elif hub.fired:  # ours, attached in an earlier chunk, fired since
+                    settled.append((fut, position, hub))
                 else:
                     hub.add(waiter, position)
+        if settled:
+            _notify_settled(waiter, settled)
         start = stop
         if len(attach) >= _CHUNK:
             _attach(attach)
@@ -329,25 +307,52 @@ def register(waiter: Waiter, pending: Pending) -> None:
     _attach(attach)
 
 
+def _notify_settled(waiter: Waiter, settled: list[tuple[Any, int, _Hub]]) -> None:
+    """Notify ``waiter`` of occurrences whose hub fired before they could be added."""
+    for fut, position, hub in settled:
+        failed = hub.failed
+        if failed is None and hub.kind != FAST and waiter.mode in _NEEDS_OUTCOME:
+            failed = failed_of(fut)  # outside the lock: the engine's code
+        with _waiter.LOCK:
+            if waiter.active:
+                waiter.notify(fut, position, failed)
+
+
 def _attach(attach: list[tuple[Any, _Hub]]) -> None:
+    others = False
     for fut, hub in attach:
-        fut.add_done_callback(hub)  # may call hub(fut) right here
-        if hub.kind != FAST:
-            with _LOCK:
+        fut.add_done_callback(hub)  # may call hub(fut) here, or on another thread
+        if hub.kind == FAST:
+            continue  # a stdlib future calls back at once when already done
+        others = True
+        target = hub.target
+        if target is not None:
+            with _waiter.LOCK:
                 if not hub.fired:
-                    ref = _HubRef(hub, _forget)
-                    ref.key = id(fut)
-                    _HUBS[ref.key] = ref
+                    _HUBS[target.key] = hub
+    if others:
+        # Some engines never call back a future already done, others call
+        # back later on a thread of their own: look at each in input order
+        # once all are attached, so that among inputs done by now the first
+        # in input order is the first seen, as the scans see them.
+        for fut, hub in attach:
+            if hub.kind != FAST and not hub.fired and fut.done():
+                hub(fut)
 
 
 def cancel_pending(pending: Pending) -> None:
-    """Cancel every pending input that has not started (running work is left alone)."""
+    """Cancel every pending input that has not started (running work is left alone).
+
+    Best effort: a future without ``cancel()``, or whose ``cancel()``
+    raises, is left as it is, and the call's answer stands.
+    """
     seen: set[int] = set()
     for fut in pending.futures():
         key = id(fut)
         if key not in seen:
             seen.add(key)
-            fut.cancel()
+            with contextlib.suppress(Exception):
+                fut.cancel()
 
 
 def give_up(fn: str, pending: Pending, timeout: float | None, total: int, cancel: bool) -> NoReturn:
@@ -384,28 +389,3 @@ def wait_pending(
         return notified, waiter.trigger
     finally:
         waiter.close()
-
-
-class _Watch:
-    """A done-callback for a future only one waiter will ever wait on.
-
-    ``map_all``/``map_settled`` submit their own futures: no one else can
-    wait on them, so they skip the shared registry and its bookkeeping.
-    """
-
-    __slots__ = ("position", "waiter")
-
-    def __init__(self, waiter: Waiter, position: int) -> None:
-        self.waiter: Waiter | None = waiter
-        self.position = position
-
-    def __call__(self, fut: Any) -> None:
-        with _LOCK:
-            waiter, self.waiter = self.waiter, None
-            if waiter is not None and waiter.active:
-                waiter.notify(fut, self.position, False)
-
-
-def watch(waiter: Waiter, fut: Any, position: int) -> None:
-    """Notify the STREAM ``waiter`` with ``(fut, position)`` when ``fut`` settles."""
-    fut.add_done_callback(_Watch(waiter, position))

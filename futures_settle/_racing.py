@@ -181,6 +181,7 @@ def wait_first(
             give_up("wait_first", pending, timeout, len(items), cancel_pending)
         assert trigger is not None
         first = (trigger[0], *read(trigger[0]))
+        del trigger  # the traceback keeps this frame: no cycle through the future
     if cancel_pending:
         _cancel(pending)
     fut, code, payload = first
