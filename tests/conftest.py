@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import sys
 import threading
@@ -96,3 +97,17 @@ def event(executor: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
         yield ev
     finally:
         ev.set()
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Any]:
+    """An in-process dask cluster and its client, for one test module."""
+    distributed = pytest.importorskip("distributed", reason="dask.distributed comes with [dask]")
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster) as c,
+    ):
+        yield c

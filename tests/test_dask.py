@@ -41,18 +41,6 @@ def gated(x: Any) -> Any:
     return x
 
 
-@pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    logging.getLogger("distributed").setLevel(logging.CRITICAL)
-    with (
-        distributed.LocalCluster(
-            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0"
-        ) as cluster,
-        distributed.Client(cluster) as c,
-    ):
-        yield c
-
-
 @pytest.fixture
 def gate() -> Iterator[threading.Event]:
     GATE.clear()

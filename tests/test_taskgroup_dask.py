@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,18 +15,6 @@ import tasks
 pytestmark = pytest.mark.timeout(60)
 
 distributed = pytest.importorskip("distributed", reason="dask.distributed comes with [dask]")
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    logging.getLogger("distributed").setLevel(logging.CRITICAL)
-    with (
-        distributed.LocalCluster(
-            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0"
-        ) as cluster,
-        distributed.Client(cluster) as c,
-    ):
-        yield c
 
 
 def run(tg: TaskGroup[Any], body: Callable[[TaskGroup[Any]], object]) -> TaskGroup[Any]:
