@@ -47,6 +47,7 @@ __all__ = [
     "check_cancelled",
     "enter_task",
     "leave_task",
+    "running_task",
     "set_task",
     "task_probe",
 ]
@@ -183,6 +184,11 @@ def enter_task(probe: Callable[[], bool]) -> Token[tuple[int, Callable[[], bool]
 
 def leave_task(token: Token[tuple[int, Callable[[], bool]] | None]) -> None:
     _TASK.reset(token)
+
+
+def running_task() -> tuple[int, Callable[[], bool]] | None:
+    """What ``check_cancelled`` reads here: a group's probe while one of its tasks runs."""
+    return _TASK.get()
 
 
 def task_probe(probe: Callable[[], bool]) -> tuple[int, Callable[[], bool]]:

@@ -75,12 +75,20 @@ def settle(ref: weakref.ref[Any], index: int, fut: Any) -> None:
         and fut._exception is None
     ):
         # A value on a thread pool: its task already decided whether it
-        # cancels the group (run_in_thread); its record is made when read.
+        # cancels the group (run_in_thread); its record is made when read,
+        # from the future while the group keeps it (else _settle makes it).
         with group._lock:
-            group._order.append(index)
-            group._unsettled -= 1
-            if group._watchers or (group._idlers and not group._unsettled):
-                group._changed.notify_all()
+            if group._futures:
+                if not group._counted[index]:
+                    group._counted[index] = 1
+                    group._order.append(index)
+                    group._unsettled -= 1
+                    if group._watchers or (group._idlers and not group._unsettled):
+                        group._changed.notify_all()
+                return
+    elif not settled(fut):
+        # An engine calling back before its future is done: the call that
+        # matters is the one after.
         return
     group._settle(index, fut)
 

@@ -22,7 +22,7 @@ from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, Generic, Literal, ParamSpec, TypeVar, overload
 
-from ._cancelflag import CANCELLED, STOPPING, CancelFlag, RemoteTask, task_probe
+from ._cancelflag import CANCELLED, STOPPING, CancelFlag, RemoteTask, running_task, task_probe
 from ._errors import SettleTimeoutError, reraise
 from ._groupanswer import (
     ALL,
@@ -174,6 +174,7 @@ class TaskGroup(Generic[R]):
         self._futures: list[Any] = []
         self._records: list[Any] = []
         self._order: list[int] = []  # indices in the order their tasks settled
+        self._counted = bytearray()  # 1 at an index once its task was counted as settled
         self._own: list[int] = []  # tasks that failed on their own
         self._unsettled = 0
         self._stopping = False  # a task starting now does not run
@@ -236,7 +237,10 @@ class TaskGroup(Generic[R]):
         if error is None or error is exc:
             return False
         try:
-            raise error from None
+            if exc is None:
+                # Maybe a task's own exception ("first"): keep its __cause__.
+                raise error
+            raise error from None  # the body's exception is inside it
         finally:
             del error, exc, self
 
@@ -263,6 +267,7 @@ class TaskGroup(Generic[R]):
             index = len(self._futures)
             self._futures.append(None)
             self._records.append(None)
+            self._counted.append(0)
             self._unsettled += 1
         try:
             if self._threads:
@@ -280,7 +285,14 @@ class TaskGroup(Generic[R]):
         futures = self._futures
         if index < len(futures):  # else Ctrl-C ended the group meanwhile
             futures[index] = fut
-        fut.add_done_callback(functools.partial(settle, self._ref, index))
+        try:
+            fut.add_done_callback(functools.partial(settle, self._ref, index))
+        except BaseException as error:
+            # No callback, no news of this task: count it now, or the exit
+            # would wait for it forever.
+            cancel_quietly(fut)
+            self._unreserve(index, error)
+            raise
         if self._stopping:  # the cancel loop may have passed this slot while it was empty
             cancel_quietly(fut)
         return fut  # type: ignore[no-any-return]
@@ -313,6 +325,10 @@ class TaskGroup(Generic[R]):
         """
         if self._state != _OPEN:
             raise RuntimeError("TaskGroup.as_settled() must be called inside the group's body")
+        if running_task() is self._probe:
+            raise RuntimeError(
+                "TaskGroup.as_settled() called in a task of the group: it would wait for itself"
+            )
         return self._stream()
 
     def result(self) -> R:
@@ -430,6 +446,9 @@ class TaskGroup(Generic[R]):
         record = read(fut, index)
         cause = NONE
         with self._lock:
+            if self._counted[index]:  # an engine that calls a callback twice
+                return
+            self._counted[index] = 1
             if type(record) is Rejected:
                 if (
                     self._stopping
@@ -452,15 +471,22 @@ class TaskGroup(Generic[R]):
         if cause:
             self._cancel(cause, index)
 
-    def _unreserve(self, index: int) -> None:
+    def _unreserve(self, index: int, error: BaseException | None = None) -> None:
+        """Give up slot ``index``: the executor refused the task (``error`` None) or
+        its future refused a callback (``error``, the future is in the slot)."""
         with self._lock:
+            if self._counted[index]:  # the callback was added and ran after all
+                return
+            self._counted[index] = 1
             self._unsettled -= 1
-            if index == len(self._futures) - 1:
+            if error is None and index == len(self._futures) - 1:
                 self._futures.pop()
                 self._records.pop()
+                self._counted.pop()
             else:  # another submit took a later index meanwhile: keep the slot
                 self._records[index] = Rejected(
-                    RuntimeError("the executor refused this task"), index
+                    RuntimeError("the executor refused this task") if error is None else error,
+                    index,
                 )
                 self._order.append(index)
             if self._watchers or (self._idlers and not self._unsettled):
@@ -501,11 +527,14 @@ class TaskGroup(Generic[R]):
         while True:
             self._wait(ready, each=True)
             with self._lock:
-                records, futures = self._records, self._futures
+                records, futures, values = self._records, self._futures, self._values
                 batch = []
                 for i in self._order[seen:]:
                     if records[i] is None:  # a value on a thread pool, not read yet
-                        records[i] = read(futures[i], i)
+                        # Iterated after the exit, the value is in the answer.
+                        records[i] = (
+                            read(futures[i], i) if futures else Fulfilled(values[i], i)  # type: ignore[index]
+                        )
                     batch.append(records[i])
             if not batch:
                 return

@@ -1,0 +1,184 @@
+"""TaskGroup against hostile users and strange engines: what an adversarial review broke.
+
+Each test here failed before the fix it names: engines that call a
+done-callback twice, before the future is done, or refuse one; ``as_settled()``
+iterated after the exit or from a task; exits that rewrote a task's exception
+or wrapped a generator's ``GeneratorExit``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from futures_settle import Fulfilled, Rejected, TaskGroup
+
+pytestmark = pytest.mark.timeout(30)
+
+
+@pytest.fixture
+def pool() -> Iterator[ThreadPoolExecutor]:
+    with ThreadPoolExecutor(2) as p:
+        yield p
+
+
+@pytest.fixture
+def gate() -> Iterator[threading.Event]:
+    ev = threading.Event()
+    try:
+        yield ev
+    finally:
+        ev.set()
+
+
+def run(tg: TaskGroup[Any], body: Callable[[TaskGroup[Any]], object]) -> None:
+    """``with tg: body(tg)``, as one statement for ``pytest.raises``."""
+    with tg:
+        body(tg)
+
+
+class HandExecutor:
+    """Hands out futures of ``kind`` that the test settles by hand; never runs anything."""
+
+    def __init__(self, kind: Callable[[], Future[Any]]) -> None:
+        self.kind = kind
+        self.futures: list[Future[Any]] = []
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        fut = self.kind()
+        self.futures.append(fut)
+        return fut
+
+
+class TwiceFuture(Future[Any]):
+    """Registers every done-callback twice: each runs two times."""
+
+    def add_done_callback(self, fn: Callable[[Future[Any]], object]) -> None:
+        super().add_done_callback(fn)
+        super().add_done_callback(fn)
+
+
+class EarlyFuture(Future[Any]):
+    """Calls every done-callback once at once, while still pending, then again when done."""
+
+    def add_done_callback(self, fn: Callable[[Future[Any]], object]) -> None:
+        fn(self)
+        super().add_done_callback(fn)
+
+
+class RefusingFuture(Future[Any]):
+    def add_done_callback(self, fn: Callable[[Future[Any]], object]) -> None:
+        raise RuntimeError("this engine takes no callbacks")
+
+
+class TestStrangeEngines:
+    def test_callback_called_twice_counts_the_task_once(self) -> None:
+        """A future calling its callback twice: one record, and the other task is waited for."""
+        ex = HandExecutor(TwiceFuture)
+        records = []
+        with TaskGroup(ex, mode="settled") as tg:
+            first = tg.submit(int, "1")
+            second = tg.submit(int, "2")
+            first.set_result(1)  # counted twice before the fix: nothing left pending
+            for record in tg.as_settled():
+                records.append(record)
+                if record.index == 0:
+                    second.set_result(2)
+        assert records == [Fulfilled(1, 0), Fulfilled(2, 1)]
+        assert tg.result() == records
+
+    def test_callback_called_while_pending_is_not_an_outcome(self) -> None:
+        """A callback that comes before the future is done is not read as cancelled."""
+        ex = HandExecutor(EarlyFuture)
+        with TaskGroup(ex) as tg:
+            fut = tg.submit(int, "1")
+            fut.set_result(7)
+        assert tg.result() == [7]
+
+    def test_future_refusing_a_callback_does_not_hang_the_exit(self) -> None:
+        """add_done_callback() raising: submit() raises it and the exit does not wait forever."""
+        ex = HandExecutor(RefusingFuture)
+        with pytest.raises(BaseExceptionGroup) as info, TaskGroup(ex, mode="settled") as tg:
+            tg.submit(int, "1")
+        assert [repr(e) for e in info.value.exceptions] == [
+            "RuntimeError('this engine takes no callbacks')"
+        ]
+        assert ex.futures[0].cancelled()
+        (record,) = tg.result()
+        assert type(record) is Rejected
+        assert record.reason is info.value.exceptions[0]
+
+    def test_refused_callback_body_goes_on(self) -> None:
+        """The body catches the refusal and submits more: the other tasks count as usual."""
+        kinds = iter([RefusingFuture, Future])
+        ex = HandExecutor(lambda: next(kinds)())
+        with TaskGroup(ex, mode="settled") as tg:
+            with pytest.raises(RuntimeError):
+                tg.submit(int, "1")
+            good = tg.submit(int, "2")
+            good.set_result(2)
+        refused, ok = tg.result()
+        assert type(refused) is Rejected
+        assert ok == Fulfilled(2, 1)
+
+
+class TestAsSettledMisuse:
+    def test_iterated_after_the_exit_yields_the_records(self, pool: ThreadPoolExecutor) -> None:
+        """as_settled() taken in the body, iterated after it: the records, no IndexError."""
+        with TaskGroup(pool) as tg:
+            tg.submit(int, "1")
+            tg.submit(int, "2")
+            records = tg.as_settled()
+        assert sorted(records, key=lambda r: r.index) == [Fulfilled(1, 0), Fulfilled(2, 1)]
+        assert tg.result() == [1, 2]
+
+    def test_called_in_a_task_refused(self, pool: ThreadPoolExecutor) -> None:
+        """A task iterating its own group would wait for itself forever: RuntimeError."""
+
+        def iterate(tg: TaskGroup[Any]) -> list[Any]:
+            return list(tg.as_settled())
+
+        def body(tg: TaskGroup[Any]) -> None:
+            tg.submit(iterate, tg).exception(20)  # the body is still open meanwhile
+
+        with pytest.raises(BaseExceptionGroup) as info:
+            run(TaskGroup(pool, timeout=20), body)
+        assert [str(e) for e in info.value.exceptions] == [
+            "TaskGroup.as_settled() called in a task of the group: it would wait for itself"
+        ]
+
+
+class TestExitKeepsExceptions:
+    def test_first_keeps_the_task_exception_cause(self, pool: ThreadPoolExecutor) -> None:
+        """mode="first" raises the task's exception as it was: its __cause__ is kept."""
+
+        def chained() -> None:
+            try:
+                raise KeyError("k")
+            except KeyError as k:
+                raise ValueError("v") from k
+
+        with pytest.raises(ValueError) as info, TaskGroup(pool, mode="first") as tg:
+            fut = tg.submit(chained)
+        assert repr(info.value.__cause__) == "KeyError('k')"
+        assert fut.exception() is info.value
+        assert info.value.__suppress_context__
+
+    def test_generator_exit_propagates_bare(self, pool: ThreadPoolExecutor, gate: Any) -> None:
+        """Closing a generator inside a group: close() works; the tasks were waited for."""
+        seen: list[Future[Any]] = []
+
+        def gen() -> Iterator[int]:
+            with TaskGroup(pool) as tg:
+                seen.append(tg.submit(gate.wait, 10))
+                yield 1
+
+        g = gen()
+        next(g)
+        gate.set()
+        g.close()  # raised BaseExceptionGroup([GeneratorExit]) before the fix
+        assert seen[0].done()
