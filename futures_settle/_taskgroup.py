@@ -355,7 +355,11 @@ class TaskGroup(Generic[R]):
         if mode == SETTLED:
             return list(records)  # type: ignore[return-value]
         if self._error is not None:
-            reraise(self._error, self)
+            try:
+                reraise(self._error, self)
+            finally:
+                # The traceback keeps this frame: the group keeps the error.
+                del self, records
         if self._values is not None:
             return list(self._values)  # type: ignore[return-value]
         if mode != ALL and self._cause == WINNER:

@@ -8,7 +8,10 @@ or wrapped a generator's ``GeneratorExit``.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -182,3 +185,31 @@ class TestExitKeepsExceptions:
         gate.set()
         g.close()  # raised BaseExceptionGroup([GeneratorExit]) before the fix
         assert seen[0].done()
+
+
+class Heavy(Exception):
+    """An exception that can be weakly referenced (builtin ones cannot)."""
+
+
+def raise_heavy() -> None:
+    raise Heavy("heavy")
+
+
+class TestNoCycles:
+    @pytest.mark.parametrize("mode", ["all", "any", "first"])
+    def test_result_raising_keeps_no_cycle(self, pool: ThreadPoolExecutor, mode: str) -> None:
+        """result() re-raising the exit's error: group and exception go once dropped, no gc."""
+        gc.collect()
+        gc.disable()
+        try:
+            with contextlib.suppress(Exception), TaskGroup(pool, mode=mode) as tg:  # type: ignore[call-overload]
+                fut = tg.submit(raise_heavy)
+            with pytest.raises((Heavy, ExceptionGroup)):
+                tg.result()
+            exc_ref = weakref.ref(fut.exception())  # type: ignore[arg-type]
+            group_ref = weakref.ref(tg)
+            del tg, fut
+            assert group_ref() is None
+            assert exc_ref() is None
+        finally:
+            gc.enable()
