@@ -374,15 +374,17 @@ class TaskGroup(Generic[R]):
 
     # -- cancelling --------------------------------------------------------
 
-    def _cancel(self, cause: int, trigger: int = -1) -> None:
+    def _cancel(self, cause: int, trigger: int = -1, again: bool = False) -> None:
+        """Cancel for ``cause`` (once); ``again``: redo the work even if cancelled."""
         with self._lock:
-            if self._stopping or self._state >= _FINISHED:
+            if self._state >= _FINISHED or (self._stopping and not again):
                 return
-            self._stopping = True
-            self._cause = cause
-            self._trigger = trigger
-            if cause == DEADLINE:
-                self._at_deadline = (self._unsettled, len(self._futures))
+            if not self._stopping:
+                self._stopping = True
+                self._cause = cause
+                self._trigger = trigger
+                if cause == DEADLINE:
+                    self._at_deadline = (self._unsettled, len(self._futures))
             flag = self._flag
             if flag is not None:
                 flag.set(STOPPING)  # before the queue: a task starting meanwhile sees it
@@ -408,7 +410,9 @@ class TaskGroup(Generic[R]):
             self._cancel(DEADLINE)
 
     def _interrupt(self) -> None:
-        self._cancel(INTERRUPT)
+        # Again: the Ctrl-C may have cut short a cancel that was under way,
+        # before the rest of the queue was cancelled and the flag set.
+        self._cancel(INTERRUPT, again=True)
         self._finish(_INTERRUPTED)
 
     def _finish(self, state: int) -> None:

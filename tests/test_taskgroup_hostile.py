@@ -213,3 +213,31 @@ class TestNoCycles:
             assert exc_ref() is None
         finally:
             gc.enable()
+
+
+class InterruptingFuture(Future[Any]):
+    """Its cancel() is where Ctrl-C lands (once): a signal arriving mid-cancel."""
+
+    interrupted = False
+
+    def cancel(self) -> bool:
+        if not self.interrupted:
+            self.interrupted = True
+            raise KeyboardInterrupt
+        return super().cancel()
+
+
+class TestCtrlC:
+    def test_ctrl_c_during_a_cancel_still_cancels_the_rest(self) -> None:
+        """Ctrl-C in the middle of tg.cancel(): the exit cancels what the cut-short loop missed."""
+        kinds = iter([InterruptingFuture, Future, Future])
+        ex = HandExecutor(lambda: next(kinds)())
+
+        def body(tg: TaskGroup[Any]) -> None:
+            for s in "123":
+                tg.submit(int, s)
+            tg.cancel()
+
+        with pytest.raises(KeyboardInterrupt):
+            run(TaskGroup(ex), body)
+        assert [f.cancelled() for f in ex.futures] == [True, True, True]
