@@ -96,7 +96,8 @@ class TaskGroup(Generic[R]):
 
     An exception in the body cancels and waits, then the exit raises an
     ``ExceptionGroup`` of the body's exception and the tasks' failures (as
-    asyncio's ``TaskGroup``); ``SystemExit`` propagates bare after the wait.
+    asyncio's ``TaskGroup``); ``SystemExit`` and ``GeneratorExit`` (a
+    generator holding the block was closed) propagate bare after the wait.
     ``KeyboardInterrupt`` (Ctrl-C in the body or while the exit waits)
     cancels as above and propagates at once, **without** waiting for running
     tasks: they finish in the pool on their own.
@@ -321,7 +322,8 @@ class TaskGroup(Generic[R]):
         the group cancels, and the records of the stopped tasks follow.
 
         Raises:
-            RuntimeError: Called outside the group's body.
+            RuntimeError: Called outside the group's body, or in one of its
+                tasks (which would wait for itself).
         """
         if self._state != _OPEN:
             raise RuntimeError("TaskGroup.as_settled() must be called inside the group's body")
