@@ -53,6 +53,7 @@ P = ParamSpec("P")
 # Life of a group: submit() works while OPEN or EXITING (tasks may submit
 # while the exit waits for them).
 _NEW, _OPEN, _EXITING, _FINISHED, _INTERRUPTED = range(5)
+_LONGEST = threading.TIMEOUT_MAX  # a longer wait raises OverflowError
 
 
 class TaskGroup(Generic[R]):
@@ -209,7 +210,7 @@ class TaskGroup(Generic[R]):
             left = self._deadline - time.monotonic()
             if left <= 0:
                 self._cancel(DEADLINE)
-            else:
+            elif left <= _LONGEST:  # longer, a timer overflows; the waits still check
                 self._timer = threading.Timer(left, self._expire)
                 self._timer.daemon = True
                 self._timer.start()
@@ -519,7 +520,7 @@ class TaskGroup(Generic[R]):
                     else:
                         self._idlers += 1
                     try:
-                        self._changed.wait(left)
+                        self._changed.wait(None if left is None else min(left, _LONGEST))
                     finally:
                         if each:
                             self._watchers -= 1

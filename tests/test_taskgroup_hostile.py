@@ -241,3 +241,20 @@ class TestCtrlC:
         with pytest.raises(KeyboardInterrupt):
             run(TaskGroup(ex), body)
         assert [f.cancelled() for f in ex.futures] == [True, True, True]
+
+
+class TestHugeTimeout:
+    @pytest.mark.parametrize("timeout", [1e10, 1e300])
+    def test_a_timeout_beyond_the_platform_wait_limit(
+        self, pool: ThreadPoolExecutor, gate: threading.Event, timeout: float
+    ) -> None:
+        """timeout=1e10 ("forever"): no OverflowError from the exit, as_settled() or a timer."""
+        assert timeout > threading.TIMEOUT_MAX
+        with TaskGroup(pool, mode="settled", timeout=timeout) as tg:
+            fut = tg.submit(gate.wait, 10)
+            threading.Timer(0, gate.set).start()  # settles while as_settled() waits
+            records = list(tg.as_settled())
+            slow = tg.submit(gate.wait, 10)
+        assert records == [Fulfilled(True, 0)]
+        assert fut.result() is True
+        assert slow.result() is True
