@@ -18,6 +18,7 @@ from concurrent.futures import CancelledError, Future
 from typing import Any
 
 from ._cancelflag import set_task
+from ._errors import as_exception
 from ._groupanswer import ALL
 from ._records import Fulfilled, Rejected, Settled
 
@@ -130,7 +131,10 @@ def read(fut: Any, index: int) -> Settled[Any]:
     if _direct(type(fut)):
         if fut._state == "FINISHED":
             exc = fut._exception
-            return Fulfilled(fut._result, index) if exc is None else Rejected(exc, index)
+            if exc is None:
+                return Fulfilled(fut._result, index)
+            # An exception class set on the future (allowed) is raised as an instance.
+            return Rejected(as_exception(exc), index)
         return Rejected(CancelledError(), index)
     try:
         exc = fut.exception()
@@ -138,7 +142,7 @@ def read(fut: Any, index: int) -> Settled[Any]:
             return Fulfilled(fut.result(), index)
     except BaseException as error:  # cancelled, or the engine failed to tell
         exc = error
-    return Rejected(exc, index)
+    return Rejected(as_exception(exc), index)
 
 
 def cancel_quietly(fut: Any) -> None:

@@ -115,6 +115,17 @@ class TestStrangeEngines:
         assert type(record) is Rejected
         assert record.reason is info.value.exceptions[0]
 
+    @pytest.mark.timeout(10)
+    def test_an_exception_class_set_on_a_future(self) -> None:
+        """set_exception(ValueError) (a class, which futures allow): a record, not a lost task."""
+        ex = HandExecutor(Future)
+        with TaskGroup(ex, mode="settled") as tg:
+            tg.submit(int, "1")
+            ex.futures[0].set_exception(ValueError)  # type: ignore[arg-type]
+        (record,) = tg.result()
+        assert type(record) is Rejected
+        assert type(record.reason) is ValueError
+
     def test_refused_callback_body_goes_on(self) -> None:
         """The body catches the refusal and submits more: the other tasks count as usual."""
         kinds = iter([RefusingFuture, Future])
