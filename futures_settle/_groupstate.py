@@ -262,7 +262,10 @@ class GroupState:
     # -- the answer --------------------------------------------------------
 
     def _timeout_error(self, index: int | None = None) -> SettleTimeoutError:
-        return timeout_error(self._timeout, *self._at_deadline, index)
+        unsettled, submitted = self._at_deadline
+        # Tasks submitted after the deadline never ran: unfinished too.
+        late = max(0, len(self._records) - submitted)
+        return timeout_error(self._timeout, unsettled + late, submitted + late, index)
 
     def _exit_error(self, body: BaseException | None) -> BaseException | None:
         return exit_error(

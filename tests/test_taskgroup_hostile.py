@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from futures_settle import Fulfilled, Rejected, TaskGroup
+from futures_settle import Fulfilled, Rejected, SettleTimeoutError, TaskGroup
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -269,3 +269,21 @@ class TestHugeTimeout:
         assert records == [Fulfilled(True, 0)]
         assert fut.result() is True
         assert slow.result() is True
+
+
+class TestDeadlineMessage:
+    def test_tasks_submitted_after_the_deadline_count_as_unfinished(
+        self, pool: ThreadPoolExecutor
+    ) -> None:
+        """timeout=0: the tasks never ran; the message said '0 of 0 tasks unfinished'."""
+        with pytest.raises(SettleTimeoutError) as info:
+            run(TaskGroup(pool, timeout=0), lambda tg: tg.submit(int, "1"))
+        assert str(info.value) == "TaskGroup timed out after 0 s with 1 of 1 task unfinished"
+        with TaskGroup(pool, mode="settled", timeout=0) as tg:
+            tg.submit(int, "1")
+            tg.submit(int, "2")
+        # Each record counts as of the moment its task was stopped.
+        assert [str(r.reason) for r in tg.result()] == [  # type: ignore[union-attr]
+            "task 0 of a TaskGroup timed out after 0 s with 1 of 1 task unfinished",
+            "task 1 of a TaskGroup timed out after 0 s with 2 of 2 tasks unfinished",
+        ]
