@@ -248,7 +248,8 @@ def check_cancelled() -> None:
     (``"any"``, ``"first"``), the deadline, ``tg.cancel()`` or an exception
     in the group's body. It reads a flag, nothing more: cheap enough to call
     in a loop. Outside a task of a :class:`TaskGroup` (in the body, in plain
-    ``executor.submit`` work) it does nothing.
+    ``executor.submit`` work) it does nothing; a group's body that runs in
+    a task of another group answers for that other group.
 
     It works in thread pools, process pools, loky and dask workers on the
     same machine as the group (on a remote dask worker it never raises).

@@ -66,7 +66,9 @@ class TaskGroup(GroupState, Generic[R]):
 
     ``timeout`` is one deadline for the group, counted from entering. At it
     the group cancels; ``"all"``, ``"any"`` and ``"first"`` exit with
-    :class:`SettleTimeoutError`. In ``"settled"`` mode a task the deadline
+    :class:`SettleTimeoutError` (``"all"``: unless running tasks then fail
+    on their own, other than by ``CancelledError``; the exit raises the
+    ``ExceptionGroup`` of those failures instead). In ``"settled"`` mode a task the deadline
     stopped (cancelled while queued, or ended by ``check_cancelled()``)
     gives ``Rejected(SettleTimeoutError)``; a task that ran on and finished
     gives its own outcome.
