@@ -94,8 +94,8 @@ class TaskGroup(GroupState, Generic[R]):
         timeout: Seconds for the whole group, or ``None`` for no deadline.
 
     Raises:
-        TypeError: ``executor`` has no ``submit()``, or ``timeout`` is not
-            a number.
+        TypeError: ``executor`` has no ``submit()`` or is a class (not an
+            executor made from it), or ``timeout`` is not a number.
         ValueError: An unknown ``mode``, or a NaN ``timeout``.
 
     Example:
@@ -133,6 +133,11 @@ class TaskGroup(GroupState, Generic[R]):
         timeout: float | None = None,
     ) -> None: ...
     def __init__(self, executor: Any, *, mode: str = "all", timeout: float | None = None) -> None:
+        if isinstance(executor, type):
+            raise TypeError(
+                f"TaskGroup() expected an executor with submit(), got the class "
+                f"{executor.__name__}; pass an instance, e.g. {executor.__name__}()"
+            )
         if executor is None or not callable(getattr(executor, "submit", None)):
             raise TypeError(
                 f"TaskGroup() expected an executor with submit(), got {type(executor).__name__}"

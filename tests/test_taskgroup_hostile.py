@@ -287,3 +287,14 @@ class TestDeadlineMessage:
             "task 0 of a TaskGroup timed out after 0 s with 1 of 1 task unfinished",
             "task 1 of a TaskGroup timed out after 0 s with 2 of 2 tasks unfinished",
         ]
+
+
+class TestMisuse:
+    def test_an_executor_class_is_refused_before_any_work(self) -> None:
+        """TaskGroup(ThreadPoolExecutor) (the class): TypeError at once, not at the first submit."""
+        with pytest.raises(TypeError) as info:
+            TaskGroup(ThreadPoolExecutor)
+        assert str(info.value) == (
+            "TaskGroup() expected an executor with submit(), got the class "
+            "ThreadPoolExecutor; pass an instance, e.g. ThreadPoolExecutor()"
+        )
