@@ -236,16 +236,16 @@ class TaskGroup(GroupState, Generic[R]):
         except BaseException:
             self._unreserve(index)
             raise
-        # No lock: _cancel() sets _stopping before it copies the list, so
-        # either it sees this future or this reads _stopping as set.
-        futures = self._futures
-        if index < len(futures):  # else Ctrl-C ended the group meanwhile
-            futures[index] = fut
         try:
+            # No lock: _cancel() sets _stopping before it copies the list, so
+            # either it sees this future or this reads _stopping as set.
+            futures = self._futures
+            if index < len(futures):  # else Ctrl-C ended the group meanwhile
+                futures[index] = fut
             fut.add_done_callback(functools.partial(settle, self._ref, index))
         except BaseException as error:
-            # No callback, no news of this task: count it now, or the exit
-            # would wait for it forever.
+            # No callback (refused, or Ctrl-C before it was added), no news
+            # of this task: count it now, or the exit would wait forever.
             cancel_quietly(fut)
             self._unreserve(index, error)
             raise

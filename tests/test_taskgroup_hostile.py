@@ -254,6 +254,36 @@ class TestCtrlC:
         assert [f.cancelled() for f in ex.futures] == [True, True, True]
 
 
+class InterruptedList(list[Any]):
+    """The group's list of futures, where Ctrl-C lands once: between the executor's
+    submit() and the done-callback."""
+
+    interrupted = False
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        if not self.interrupted:
+            self.interrupted = True
+            raise KeyboardInterrupt
+        super().__setitem__(index, value)
+
+
+class TestCtrlCInSubmit:
+    @pytest.mark.timeout(10)
+    def test_ctrl_c_before_the_callback_is_added(self) -> None:
+        """Ctrl-C after the executor took the task, caught by the body: the exit does not hang."""
+        ex = HandExecutor(Future)
+        with TaskGroup(ex, mode="settled") as tg:
+            tg._futures = InterruptedList(tg._futures)
+            with pytest.raises(KeyboardInterrupt):
+                tg.submit(int, "1")
+            tg.submit(int, "2").set_result(2)
+        assert ex.futures[0].cancelled()
+        first, second = tg.result()
+        assert type(first) is Rejected
+        assert type(first.reason) is KeyboardInterrupt
+        assert second == Fulfilled(2, 1)
+
+
 class TestHugeTimeout:
     @pytest.mark.parametrize("timeout", [1e10, 1e300])
     def test_a_timeout_beyond_the_platform_wait_limit(
