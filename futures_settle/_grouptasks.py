@@ -87,10 +87,15 @@ def settle(ref: weakref.ref[Any], index: int, fut: Any) -> None:
                     if group._watchers or (group._idlers and not group._unsettled):
                         group._changed.notify_all()
                 return
-    elif not settled(fut):
-        # An engine calling back before its future is done: the call that
-        # matters is the one after.
-        return
+    else:
+        try:
+            early = not settled(fut)
+        except Exception:  # an engine that cannot tell: read() records what it can
+            early = False
+        if early:
+            # An engine calling back before its future is done: the call that
+            # matters is the one after.
+            return
     group._settle(index, fut)
 
 

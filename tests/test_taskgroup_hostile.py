@@ -126,6 +126,36 @@ class TestStrangeEngines:
         assert type(record) is Rejected
         assert type(record.reason) is ValueError
 
+    @pytest.mark.timeout(10)
+    def test_a_future_whose_done_raises(self) -> None:
+        """An engine's done() that raises: the task is counted, its record says why."""
+
+        class Broken:
+            def __init__(self) -> None:
+                self.callbacks: list[Callable[[Any], object]] = []
+
+            def add_done_callback(self, fn: Callable[[Any], object]) -> None:
+                self.callbacks.append(fn)
+
+            def done(self) -> bool:
+                raise ConnectionError("scheduler gone")
+
+            def exception(self) -> BaseException:
+                raise ConnectionError("scheduler gone")
+
+        broken = Broken()
+
+        class Engine:
+            def submit(self, fn: Callable[..., Any], /, *args: Any) -> Broken:
+                return broken
+
+        with TaskGroup(Engine(), mode="settled") as tg:
+            tg.submit(int, "1")
+            broken.callbacks[0](broken)  # the engine says it is over
+        (record,) = tg.result()
+        assert type(record) is Rejected
+        assert repr(record.reason) == "ConnectionError('scheduler gone')"
+
     def test_refused_callback_body_goes_on(self) -> None:
         """The body catches the refusal and submits more: the other tasks count as usual."""
         kinds = iter([RefusingFuture, Future])
