@@ -47,6 +47,7 @@ __all__ = [
     "check_cancelled",
     "enter_task",
     "leave_task",
+    "running_task",
     "set_task",
     "task_probe",
 ]
@@ -185,6 +186,11 @@ def leave_task(token: Token[tuple[int, Callable[[], bool]] | None]) -> None:
     _TASK.reset(token)
 
 
+def running_task() -> tuple[int, Callable[[], bool]] | None:
+    """What ``check_cancelled`` reads here: a group's probe while one of its tasks runs."""
+    return _TASK.get()
+
+
 def task_probe(probe: Callable[[], bool]) -> tuple[int, Callable[[], bool]]:
     """What ``set_task`` takes: ``probe``, with this process's id."""
     return (_PID, probe)
@@ -242,7 +248,8 @@ def check_cancelled() -> None:
     (``"any"``, ``"first"``), the deadline, ``tg.cancel()`` or an exception
     in the group's body. It reads a flag, nothing more: cheap enough to call
     in a loop. Outside a task of a :class:`TaskGroup` (in the body, in plain
-    ``executor.submit`` work) it does nothing.
+    ``executor.submit`` work) it does nothing; a group's body that runs in
+    a task of another group answers for that other group.
 
     It works in thread pools, process pools, loky and dask workers on the
     same machine as the group (on a remote dask worker it never raises).

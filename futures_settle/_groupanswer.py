@@ -61,7 +61,9 @@ def exit_error(
     group), ``trigger`` the task whose outcome cancelled it, ``body`` the
     body's exception.
     """
-    if isinstance(body, SystemExit):
+    if isinstance(body, (SystemExit, GeneratorExit)):
+        # GeneratorExit: a generator holding the block was closed; close()
+        # must see it come back, not a group.
         return body
     total = len(records)
     failures = [records[i].reason for i in sorted(own)]

@@ -18,6 +18,7 @@ from concurrent.futures import CancelledError, Future
 from typing import Any
 
 from ._cancelflag import set_task
+from ._errors import as_exception
 from ._groupanswer import ALL
 from ._records import Fulfilled, Rejected, Settled
 
@@ -75,13 +76,26 @@ def settle(ref: weakref.ref[Any], index: int, fut: Any) -> None:
         and fut._exception is None
     ):
         # A value on a thread pool: its task already decided whether it
-        # cancels the group (run_in_thread); its record is made when read.
+        # cancels the group (run_in_thread); its record is made when read,
+        # from the future while the group keeps it (else _settle makes it).
         with group._lock:
-            group._order.append(index)
-            group._unsettled -= 1
-            if group._watchers or (group._idlers and not group._unsettled):
-                group._changed.notify_all()
-        return
+            if group._futures:
+                if not group._counted[index]:
+                    group._counted[index] = 1
+                    group._order.append(index)
+                    group._unsettled -= 1
+                    if group._watchers or (group._idlers and not group._unsettled):
+                        group._changed.notify_all()
+                return
+    else:
+        try:
+            early = not settled(fut)
+        except Exception:  # an engine that cannot tell: read() records what it can
+            early = False
+        if early:
+            # An engine calling back before its future is done: the call that
+            # matters is the one after.
+            return
     group._settle(index, fut)
 
 
@@ -122,7 +136,10 @@ def read(fut: Any, index: int) -> Settled[Any]:
     if _direct(type(fut)):
         if fut._state == "FINISHED":
             exc = fut._exception
-            return Fulfilled(fut._result, index) if exc is None else Rejected(exc, index)
+            if exc is None:
+                return Fulfilled(fut._result, index)
+            # An exception class set on the future (allowed) is raised as an instance.
+            return Rejected(as_exception(exc), index)
         return Rejected(CancelledError(), index)
     try:
         exc = fut.exception()
@@ -130,7 +147,7 @@ def read(fut: Any, index: int) -> Settled[Any]:
             return Fulfilled(fut.result(), index)
     except BaseException as error:  # cancelled, or the engine failed to tell
         exc = error
-    return Rejected(exc, index)
+    return Rejected(as_exception(exc), index)
 
 
 def cancel_quietly(fut: Any) -> None:

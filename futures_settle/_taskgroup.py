@@ -1,12 +1,8 @@
 """``TaskGroup``: the work of a ``with`` block, owned by it, on any executor.
 
-The group counts its unsettled tasks under one lock; each task's future
-gets one done-callback (``_grouptasks.settle``) that counts it down, and the
-exit waits until the count is zero. Cancelling marks the group as stopping
-(a task that starts now does not run its function), sets the cross-process
-flag, cancels every queued future, and only then lets running tasks see it
-through ``check_cancelled``: in that order, no worker freed by a
-cooperative task can take a queued task that is not cancelled yet.
+The public face of a group: the block, the checks of its arguments,
+``submit()``, ``cancel()``, ``as_settled()`` and ``result()``. How tasks are
+counted, cancelled and waited for is ``_groupstate``.
 """
 
 from __future__ import annotations
@@ -16,33 +12,18 @@ import functools
 import threading
 import time
 import uuid
-import weakref
 from collections.abc import Callable, Iterator
-from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future
 from types import TracebackType
 from typing import Any, Generic, Literal, ParamSpec, TypeVar, overload
 
-from ._cancelflag import CANCELLED, STOPPING, CancelFlag, RemoteTask, task_probe
-from ._errors import SettleTimeoutError, reraise
-from ._groupanswer import (
-    ALL,
-    ANY,
-    BODY,
-    CANCEL,
-    DEADLINE,
-    FAILURE,
-    FIRST,
-    INTERRUPT,
-    MODES,
-    NONE,
-    SETTLED,
-    WINNER,
-    exit_error,
-    timeout_error,
-)
-from ._grouptasks import LAYOUT, Switch, cancel_quietly, read, run_in_thread, settle, settled
+from ._cancelflag import CancelFlag, RemoteTask, running_task
+from ._errors import reraise
+from ._groupanswer import ALL, BODY, CANCEL, DEADLINE, MODES, SETTLED, WINNER
+from ._groupstate import EXITING, FINISHED, INTERRUPTED, LONGEST, NEW, OPEN, GroupState
+from ._grouptasks import cancel_quietly, run_in_thread, settle
 from ._inputs import deadline_of
-from ._records import Fulfilled, Rejected, Settled
+from ._records import Settled
 
 __all__ = ["TaskGroup"]
 
@@ -50,12 +31,8 @@ R = TypeVar("R")
 T = TypeVar("T")
 P = ParamSpec("P")
 
-# Life of a group: submit() works while OPEN or EXITING (tasks may submit
-# while the exit waits for them).
-_NEW, _OPEN, _EXITING, _FINISHED, _INTERRUPTED = range(5)
 
-
-class TaskGroup(Generic[R]):
+class TaskGroup(GroupState, Generic[R]):
     """Run tasks on an executor inside a ``with`` block that owns them.
 
     Nothing submitted through the group outlives the block: the exit waits
@@ -89,14 +66,17 @@ class TaskGroup(Generic[R]):
 
     ``timeout`` is one deadline for the group, counted from entering. At it
     the group cancels; ``"all"``, ``"any"`` and ``"first"`` exit with
-    :class:`SettleTimeoutError`. In ``"settled"`` mode a task the deadline
+    :class:`SettleTimeoutError` (``"all"``: unless running tasks then fail
+    on their own, other than by ``CancelledError``; the exit raises the
+    ``ExceptionGroup`` of those failures instead). In ``"settled"`` mode a task the deadline
     stopped (cancelled while queued, or ended by ``check_cancelled()``)
     gives ``Rejected(SettleTimeoutError)``; a task that ran on and finished
     gives its own outcome.
 
     An exception in the body cancels and waits, then the exit raises an
     ``ExceptionGroup`` of the body's exception and the tasks' failures (as
-    asyncio's ``TaskGroup``); ``SystemExit`` propagates bare after the wait.
+    asyncio's ``TaskGroup``); ``SystemExit`` and ``GeneratorExit`` (a
+    generator holding the block was closed) propagate bare after the wait.
     ``KeyboardInterrupt`` (Ctrl-C in the body or while the exit waits)
     cancels as above and propagates at once, **without** waiting for running
     tasks: they finish in the pool on their own.
@@ -114,8 +94,8 @@ class TaskGroup(Generic[R]):
         timeout: Seconds for the whole group, or ``None`` for no deadline.
 
     Raises:
-        TypeError: ``executor`` has no ``submit()``, or ``timeout`` is not
-            a number.
+        TypeError: ``executor`` has no ``submit()`` or is a class (not an
+            executor made from it), or ``timeout`` is not a number.
         ValueError: An unknown ``mode``, or a NaN ``timeout``.
 
     Example:
@@ -153,6 +133,11 @@ class TaskGroup(Generic[R]):
         timeout: float | None = None,
     ) -> None: ...
     def __init__(self, executor: Any, *, mode: str = "all", timeout: float | None = None) -> None:
+        if isinstance(executor, type):
+            raise TypeError(
+                f"TaskGroup() expected an executor with submit(), got the class "
+                f"{executor.__name__}; pass an instance, e.g. {executor.__name__}()"
+            )
         if executor is None or not callable(getattr(executor, "submit", None)):
             raise TypeError(
                 f"TaskGroup() expected an executor with submit(), got {type(executor).__name__}"
@@ -162,43 +147,15 @@ class TaskGroup(Generic[R]):
                 f"TaskGroup() mode must be 'all', 'settled', 'any' or 'first', got {mode!r}"
             )
         deadline_of(timeout)  # refuses a bad timeout now
-        self._executor = executor
-        self._mode = MODES.index(mode)
-        self._timeout = timeout
-        self._threads = isinstance(executor, ThreadPoolExecutor)
-        self._lock = threading.Lock()
-        self._changed = threading.Condition(self._lock)
-        self._watchers = 0  # threads waiting on _changed for each settling (as_settled)
-        self._idlers = 0  # ... only for the last one (the exit)
-        self._state = _NEW
-        self._futures: list[Any] = []
-        self._records: list[Any] = []
-        self._order: list[int] = []  # indices in the order their tasks settled
-        self._own: list[int] = []  # tasks that failed on their own
-        self._unsettled = 0
-        self._stopping = False  # a task starting now does not run
-        self._cancelled = Switch()  # on: check_cancelled() raises in thread tasks
-        self._cause = NONE
-        self._trigger = -1  # the task whose outcome cancelled the group
-        self._at_deadline = (0, 0)  # (unsettled, submitted) when it passed
-        self._deadline: float | None = None
-        self._timer: threading.Timer | None = None
-        self._flag: CancelFlag | None = None
-        self._token = ""
-        self._error: BaseException | None = None
-        self._values: list[Any] | None = None  # "all" mode's answer, once complete
-        # Futures call back through a weak reference: a future kept by the
-        # caller does not keep the group (and every task's result) alive.
-        self._ref = weakref.ref(self)
-        self._probe = task_probe(self._cancelled)
+        super().__init__(executor, MODES.index(mode), timeout)
 
     # -- the block ---------------------------------------------------------
 
     def __enter__(self) -> TaskGroup[R]:
         with self._lock:
-            if self._state != _NEW:
+            if self._state != NEW:
                 raise RuntimeError("TaskGroup entered twice; a group runs once, make a new one")
-            self._state = _OPEN
+            self._state = OPEN
         if not self._threads:
             self._flag = CancelFlag()
             self._token = uuid.uuid4().hex
@@ -207,7 +164,7 @@ class TaskGroup(Generic[R]):
             left = self._deadline - time.monotonic()
             if left <= 0:
                 self._cancel(DEADLINE)
-            else:
+            elif left <= LONGEST:  # longer, a timer overflows; the waits still check
                 self._timer = threading.Timer(left, self._expire)
                 self._timer.daemon = True
                 self._timer.start()
@@ -224,19 +181,22 @@ class TaskGroup(Generic[R]):
                 self._interrupt()
                 return False
             with self._lock:
-                self._state = _EXITING
+                self._state = EXITING
             if exc is not None:
                 self._cancel(BODY)
             self._wait(self._all_settled, each=False)
         except KeyboardInterrupt:
             self._interrupt()
             raise
-        self._finish(_FINISHED)
+        self._finish(FINISHED)
         error = self._error = self._exit_error(exc)
         if error is None or error is exc:
             return False
         try:
-            raise error from None
+            if exc is None:
+                # Maybe a task's own exception ("first"): keep its __cause__.
+                raise error
+            raise error from None  # the body's exception is inside it
         finally:
             del error, exc, self
 
@@ -254,15 +214,16 @@ class TaskGroup(Generic[R]):
             raise TypeError(f"TaskGroup.submit() expected a callable, got {type(fn).__name__}")
         with self._lock:
             state = self._state
-            if state != _OPEN and state != _EXITING:
+            if state != OPEN and state != EXITING:
                 raise RuntimeError(
                     "TaskGroup.submit() called before the group was entered"
-                    if state == _NEW
+                    if state == NEW
                     else "TaskGroup.submit() called after the group finished"
                 )
             index = len(self._futures)
             self._futures.append(None)
             self._records.append(None)
+            self._counted.append(0)
             self._unsettled += 1
         try:
             if self._threads:
@@ -275,12 +236,19 @@ class TaskGroup(Generic[R]):
         except BaseException:
             self._unreserve(index)
             raise
-        # No lock: _cancel() sets _stopping before it copies the list, so
-        # either it sees this future or this reads _stopping as set.
-        futures = self._futures
-        if index < len(futures):  # else Ctrl-C ended the group meanwhile
-            futures[index] = fut
-        fut.add_done_callback(functools.partial(settle, self._ref, index))
+        try:
+            # No lock: _cancel() sets _stopping before it copies the list, so
+            # either it sees this future or this reads _stopping as set.
+            futures = self._futures
+            if index < len(futures):  # else Ctrl-C ended the group meanwhile
+                futures[index] = fut
+            fut.add_done_callback(functools.partial(settle, self._ref, index))
+        except BaseException as error:
+            # No callback (refused, or Ctrl-C before it was added), no news
+            # of this task: count it now, or the exit would wait forever.
+            cancel_quietly(fut)
+            self._unreserve(index, error)
+            raise
         if self._stopping:  # the cancel loop may have passed this slot while it was empty
             cancel_quietly(fut)
         return fut  # type: ignore[no-any-return]
@@ -296,7 +264,7 @@ class TaskGroup(Generic[R]):
         Raises:
             RuntimeError: The group was not entered yet.
         """
-        if self._state == _NEW:
+        if self._state == NEW:
             raise RuntimeError("TaskGroup.cancel() called before the group was entered")
         self._cancel(CANCEL)
 
@@ -309,10 +277,15 @@ class TaskGroup(Generic[R]):
         the group cancels, and the records of the stopped tasks follow.
 
         Raises:
-            RuntimeError: Called outside the group's body.
+            RuntimeError: Called outside the group's body, or in one of its
+                tasks (which would wait for itself).
         """
-        if self._state != _OPEN:
+        if self._state != OPEN:
             raise RuntimeError("TaskGroup.as_settled() must be called inside the group's body")
+        if running_task() is self._probe:
+            raise RuntimeError(
+                "TaskGroup.as_settled() called in a task of the group: it would wait for itself"
+            )
         return self._stream()
 
     def result(self) -> R:
@@ -326,12 +299,12 @@ class TaskGroup(Generic[R]):
                 and ``"first"``.
         """
         state = self._state
-        if state != _FINISHED:
+        if state != FINISHED:
             raise RuntimeError(
                 "TaskGroup.result() called before the group was entered"
-                if state == _NEW
+                if state == NEW
                 else "TaskGroup.result() called while the group is open; call it after the block"
-                if state != _INTERRUPTED
+                if state != INTERRUPTED
                 else "TaskGroup.result(): the group was interrupted before its tasks settled"
             )
         records = self._records
@@ -339,7 +312,11 @@ class TaskGroup(Generic[R]):
         if mode == SETTLED:
             return list(records)  # type: ignore[return-value]
         if self._error is not None:
-            reraise(self._error, self)
+            try:
+                reraise(self._error, self)
+            finally:
+                # The traceback keeps this frame: the group keeps the error.
+                del self, records
         if self._values is not None:
             return list(self._values)  # type: ignore[return-value]
         if mode != ALL and self._cause == WINNER:
@@ -351,202 +328,3 @@ class TaskGroup(Generic[R]):
             "a TaskGroup cannot be sent to another process; submit from the body "
             "or from tasks on a thread pool"
         )
-
-    # -- cancelling --------------------------------------------------------
-
-    def _cancel(self, cause: int, trigger: int = -1) -> None:
-        with self._lock:
-            if self._stopping or self._state >= _FINISHED:
-                return
-            self._stopping = True
-            self._cause = cause
-            self._trigger = trigger
-            if cause == DEADLINE:
-                self._at_deadline = (self._unsettled, len(self._futures))
-            flag = self._flag
-            if flag is not None:
-                flag.set(STOPPING)  # before the queue: a task starting meanwhile sees it
-            futures = list(self._futures)
-        for fut in futures:
-            if fut is not None:
-                cancel_quietly(fut)
-        del futures
-        # After the queue: see the module's docstring.
-        self._cancelled.on = True
-        if flag is not None:
-            flag.set(CANCELLED)
-        with self._lock:
-            if self._watchers or self._idlers:
-                self._changed.notify_all()
-
-    def _expire(self) -> None:
-        with self._lock:
-            # Everything settled while the exit waited: the deadline found
-            # nothing to stop.
-            done = self._state == _EXITING and not self._unsettled
-        if not done:
-            self._cancel(DEADLINE)
-
-    def _interrupt(self) -> None:
-        self._cancel(INTERRUPT)
-        self._finish(_INTERRUPTED)
-
-    def _finish(self, state: int) -> None:
-        with self._lock:
-            self._state = state
-            if state == _FINISHED and self._mode == ALL and not self._own:
-                self._values = _values(self._records, self._futures)
-            if self._values is None:
-                records = self._records
-                for index, fut in enumerate(self._futures):
-                    if records[index] is None and fut is not None and settled(fut):
-                        records[index] = read(fut, index)
-            self._futures = []
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._flag is not None:
-            self._flag.close()
-
-    def _all_settled(self) -> bool:
-        if self._unsettled:
-            return False
-        # Under the lock: no submit() gets in between the last task and the end.
-        self._state = _FINISHED
-        return True
-
-    # -- tasks settling ----------------------------------------------------
-
-    def _finished_task(self, index: int, failed: bool, exc: BaseException | None) -> None:
-        """A thread task's function returned (or raised): cancel now if that decides."""
-        mode = self._mode
-        if mode == ALL:
-            if failed and not (self._stopping and isinstance(exc, CancelledError)):
-                self._cancel(FAILURE, index)
-        elif mode == FIRST or (mode == ANY and not failed):
-            self._cancel(WINNER, index)
-
-    def _settle(self, index: int, fut: Any) -> None:
-        record = read(fut, index)
-        cause = NONE
-        with self._lock:
-            if type(record) is Rejected:
-                if (
-                    self._stopping
-                    and isinstance(record.reason, CancelledError)
-                    and index != self._trigger
-                ):
-                    if self._cause == DEADLINE:
-                        record = Rejected(self._timeout_error(index), index)
-                else:
-                    self._own.append(index)
-                    if not self._stopping and (self._mode == ALL or self._mode == FIRST):
-                        cause = FAILURE if self._mode == ALL else WINNER
-            elif not self._stopping and (self._mode == ANY or self._mode == FIRST):
-                cause = WINNER
-            self._records[index] = record
-            self._order.append(index)
-            self._unsettled -= 1
-            if self._watchers or (self._idlers and not self._unsettled):
-                self._changed.notify_all()
-        if cause:
-            self._cancel(cause, index)
-
-    def _unreserve(self, index: int) -> None:
-        with self._lock:
-            self._unsettled -= 1
-            if index == len(self._futures) - 1:
-                self._futures.pop()
-                self._records.pop()
-            else:  # another submit took a later index meanwhile: keep the slot
-                self._records[index] = Rejected(
-                    RuntimeError("the executor refused this task"), index
-                )
-                self._order.append(index)
-            if self._watchers or (self._idlers and not self._unsettled):
-                self._changed.notify_all()
-
-    def _wait(self, ready: Callable[[], bool], each: bool) -> None:
-        """Wait until ``ready()`` (read under the lock), cancelling at the deadline.
-
-        ``each``: wake at every task that settles, not only at the last one.
-        """
-        while True:
-            with self._lock:
-                if ready():
-                    return
-                deadline = None if self._stopping else self._deadline
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is None or left > 0:
-                    if each:
-                        self._watchers += 1
-                    else:
-                        self._idlers += 1
-                    try:
-                        self._changed.wait(left)
-                    finally:
-                        if each:
-                            self._watchers -= 1
-                        else:
-                            self._idlers -= 1
-                    continue
-            self._cancel(DEADLINE)
-
-    def _stream(self) -> Iterator[Settled[Any]]:
-        seen = 0
-
-        def ready() -> bool:
-            return seen < len(self._order) or not self._unsettled
-
-        while True:
-            self._wait(ready, each=True)
-            with self._lock:
-                records, futures = self._records, self._futures
-                batch = []
-                for i in self._order[seen:]:
-                    if records[i] is None:  # a value on a thread pool, not read yet
-                        records[i] = read(futures[i], i)
-                    batch.append(records[i])
-            if not batch:
-                return
-            seen += len(batch)
-            yield from batch
-            del batch
-
-    # -- the answer --------------------------------------------------------
-
-    def _timeout_error(self, index: int | None = None) -> SettleTimeoutError:
-        return timeout_error(self._timeout, *self._at_deadline, index)
-
-    def _exit_error(self, body: BaseException | None) -> BaseException | None:
-        return exit_error(
-            self._mode,
-            self._cause,
-            self._records,
-            self._own,
-            self._trigger,
-            body,
-            self._timeout_error(),
-        )
-
-
-def _values(records: list[Any], futures: list[Any]) -> list[Any] | None:
-    """Every task's value in submit order, or ``None`` if one has none.
-
-    Values that thread tasks returned were counted without being read
-    (``_grouptasks.settle``): they are read here, without making records.
-    """
-    values = []
-    for index, record in enumerate(records):
-        if record is None:
-            fut = futures[index]
-            if type(fut) is Future and LAYOUT and fut._state == "FINISHED":
-                if fut._exception is not None:
-                    return None
-                values.append(fut._result)
-                continue
-            record = read(fut, index)
-        if type(record) is not Fulfilled:
-            return None
-        values.append(record.value)
-    return values

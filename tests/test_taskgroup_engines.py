@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError, Future
@@ -14,6 +17,8 @@ from futures_settle import Fulfilled, Rejected, SettleTimeoutError, TaskGroup
 
 import group_tasks
 import tasks
+
+MODES = ("all", "settled", "any", "first")
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -217,3 +222,31 @@ def test_a_task_cannot_carry_its_group(engine: Any) -> None:
     for error in info.value.exceptions:
         messages = f"{error} {error.__cause__}"
         assert "a TaskGroup cannot be sent to another process" in messages
+
+
+def _flag_files() -> set[str]:
+    directory = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
+    return {n for n in os.listdir(directory) if n.startswith(f"futures_settle-{os.getpid()}-")}
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts open files in /proc")
+def test_many_groups_leave_no_flag_files_or_descriptors(engine: Any) -> None:
+    """Groups one after another, failing, cancelled or not: no flag file, no descriptor left."""
+
+    def groups() -> None:
+        for i in range(40):
+            with contextlib.suppress(Exception), TaskGroup(engine, mode=MODES[i % 4]) as tg:  # type: ignore[call-overload]
+                tg.submit(tasks.identity, i)
+                tg.submit(int, "x" if i % 3 else "1")
+                if i % 5 == 0:
+                    tg.cancel()
+
+    groups()  # the pool starts its workers (their pipes) on demand
+    files, fds = _flag_files(), _open_fds()
+    groups()
+    assert _flag_files() == files
+    assert _open_fds() == fds

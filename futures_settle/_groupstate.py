@@ -1,0 +1,301 @@
+"""The inside of a task group: its tasks counted, cancelled, waited for.
+
+The group counts its unsettled tasks under one lock; each task's future
+gets one done-callback (``_grouptasks.settle``) that counts it down, and the
+exit waits until the count is zero. Cancelling marks the group as stopping
+(a task that starts now does not run its function), sets the cross-process
+flag, cancels every queued future, and only then lets running tasks see it
+through ``check_cancelled``: in that order, no worker freed by a
+cooperative task can take a queued task that is not cancelled yet.
+
+``TaskGroup`` (``_taskgroup``) is the public face on top: the block, the
+checks of its arguments, ``submit()`` and the answer.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterator
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from typing import Any
+
+from ._cancelflag import CANCELLED, STOPPING, CancelFlag, task_probe
+from ._errors import SettleTimeoutError
+from ._groupanswer import (
+    ALL,
+    ANY,
+    DEADLINE,
+    FAILURE,
+    FIRST,
+    INTERRUPT,
+    NONE,
+    WINNER,
+    exit_error,
+    timeout_error,
+)
+from ._grouptasks import LAYOUT, Switch, cancel_quietly, read, settled
+from ._records import Fulfilled, Rejected, Settled
+
+__all__ = ["EXITING", "FINISHED", "INTERRUPTED", "LONGEST", "NEW", "OPEN", "GroupState"]
+
+# Life of a group: submit() works while OPEN or EXITING (tasks may submit
+# while the exit waits for them).
+NEW, OPEN, EXITING, FINISHED, INTERRUPTED = range(5)
+LONGEST = threading.TIMEOUT_MAX  # a longer wait raises OverflowError
+
+
+class GroupState:
+    """A group's bookkeeping under one lock; ``TaskGroup`` adds the public methods."""
+
+    def __init__(self, executor: Any, mode: int, timeout: float | None) -> None:
+        self._executor = executor
+        self._mode = mode
+        self._timeout = timeout
+        self._threads = isinstance(executor, ThreadPoolExecutor)
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._watchers = 0  # threads waiting on _changed for each settling (as_settled)
+        self._idlers = 0  # ... only for the last one (the exit)
+        self._state = NEW
+        self._futures: list[Any] = []
+        self._records: list[Any] = []
+        self._order: list[int] = []  # indices in the order their tasks settled
+        self._counted = bytearray()  # 1 at an index once its task was counted as settled
+        self._own: list[int] = []  # tasks that failed on their own
+        self._unsettled = 0
+        self._stopping = False  # a task starting now does not run
+        self._cancelled = Switch()  # on: check_cancelled() raises in thread tasks
+        self._cause = NONE
+        self._trigger = -1  # the task whose outcome cancelled the group
+        self._at_deadline = (0, 0)  # (unsettled, submitted) when it passed
+        self._deadline: float | None = None
+        self._timer: threading.Timer | None = None
+        self._flag: CancelFlag | None = None
+        self._token = ""
+        self._error: BaseException | None = None
+        self._values: list[Any] | None = None  # "all" mode's answer, once complete
+        # Futures call back through a weak reference: a future kept by the
+        # caller does not keep the group (and every task's result) alive.
+        self._ref = weakref.ref(self)
+        self._probe = task_probe(self._cancelled)
+
+    # -- cancelling --------------------------------------------------------
+
+    def _cancel(self, cause: int, trigger: int = -1, again: bool = False) -> None:
+        """Cancel for ``cause`` (once); ``again``: redo the work even if cancelled."""
+        with self._lock:
+            if self._state >= FINISHED or (self._stopping and not again):
+                return
+            if not self._stopping:
+                self._stopping = True
+                self._cause = cause
+                self._trigger = trigger
+                if cause == DEADLINE:
+                    self._at_deadline = (self._unsettled, len(self._futures))
+            flag = self._flag
+            if flag is not None:
+                flag.set(STOPPING)  # before the queue: a task starting meanwhile sees it
+            futures = list(self._futures)
+        for fut in futures:
+            if fut is not None:
+                cancel_quietly(fut)
+        del futures
+        # After the queue: see the module's docstring.
+        self._cancelled.on = True
+        if flag is not None:
+            flag.set(CANCELLED)
+        with self._lock:
+            if self._watchers or self._idlers:
+                self._changed.notify_all()
+
+    def _expire(self) -> None:
+        with self._lock:
+            # Everything settled while the exit waited: the deadline found
+            # nothing to stop.
+            done = self._state == EXITING and not self._unsettled
+        if not done:
+            self._cancel(DEADLINE)
+
+    def _interrupt(self) -> None:
+        # Again: the Ctrl-C may have cut short a cancel that was under way,
+        # before the rest of the queue was cancelled and the flag set.
+        self._cancel(INTERRUPT, again=True)
+        self._finish(INTERRUPTED)
+
+    def _finish(self, state: int) -> None:
+        with self._lock:
+            self._state = state
+            if state == FINISHED and self._mode == ALL and not self._own:
+                self._values = _values(self._records, self._futures)
+            if self._values is None:
+                records = self._records
+                for index, fut in enumerate(self._futures):
+                    if records[index] is None and fut is not None and settled(fut):
+                        records[index] = read(fut, index)
+            self._futures = []
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._flag is not None:
+            self._flag.close()
+
+    def _all_settled(self) -> bool:
+        if self._unsettled:
+            return False
+        # Under the lock: no submit() gets in between the last task and the end.
+        self._state = FINISHED
+        return True
+
+    # -- tasks settling ----------------------------------------------------
+
+    def _finished_task(self, index: int, failed: bool, exc: BaseException | None) -> None:
+        """A thread task's function returned (or raised): cancel now if that decides."""
+        mode = self._mode
+        if mode == ALL:
+            if failed and not (self._stopping and isinstance(exc, CancelledError)):
+                self._cancel(FAILURE, index)
+        elif mode == FIRST or (mode == ANY and not failed):
+            self._cancel(WINNER, index)
+
+    def _settle(self, index: int, fut: Any) -> None:
+        record = read(fut, index)
+        cause = NONE
+        with self._lock:
+            if self._counted[index]:  # an engine that calls a callback twice
+                return
+            self._counted[index] = 1
+            if type(record) is Rejected:
+                if (
+                    self._stopping
+                    and isinstance(record.reason, CancelledError)
+                    and index != self._trigger
+                ):
+                    if self._cause == DEADLINE:
+                        record = Rejected(self._timeout_error(index), index)
+                else:
+                    self._own.append(index)
+                    if not self._stopping and (self._mode == ALL or self._mode == FIRST):
+                        cause = FAILURE if self._mode == ALL else WINNER
+            elif not self._stopping and (self._mode == ANY or self._mode == FIRST):
+                cause = WINNER
+            self._records[index] = record
+            self._order.append(index)
+            self._unsettled -= 1
+            if self._watchers or (self._idlers and not self._unsettled):
+                self._changed.notify_all()
+        if cause:
+            self._cancel(cause, index)
+
+    def _unreserve(self, index: int, error: BaseException | None = None) -> None:
+        """Give up slot ``index``: the executor refused the task (``error`` None) or
+        its future refused a callback (``error``, the future is in the slot)."""
+        with self._lock:
+            if self._counted[index]:  # the callback was added and ran after all
+                return
+            self._counted[index] = 1
+            self._unsettled -= 1
+            if error is None and index == len(self._futures) - 1:
+                self._futures.pop()
+                self._records.pop()
+                self._counted.pop()
+            else:  # another submit took a later index meanwhile: keep the slot
+                self._records[index] = Rejected(
+                    RuntimeError("the executor refused this task") if error is None else error,
+                    index,
+                )
+                self._order.append(index)
+            if self._watchers or (self._idlers and not self._unsettled):
+                self._changed.notify_all()
+
+    def _wait(self, ready: Callable[[], bool], each: bool) -> None:
+        """Wait until ``ready()`` (read under the lock), cancelling at the deadline.
+
+        ``each``: wake at every task that settles, not only at the last one.
+        """
+        while True:
+            with self._lock:
+                if ready():
+                    return
+                deadline = None if self._stopping else self._deadline
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is None or left > 0:
+                    if each:
+                        self._watchers += 1
+                    else:
+                        self._idlers += 1
+                    try:
+                        self._changed.wait(None if left is None else min(left, LONGEST))
+                    finally:
+                        if each:
+                            self._watchers -= 1
+                        else:
+                            self._idlers -= 1
+                    continue
+            self._cancel(DEADLINE)
+
+    def _stream(self) -> Iterator[Settled[Any]]:
+        seen = 0
+
+        def ready() -> bool:
+            return seen < len(self._order) or not self._unsettled
+
+        while True:
+            self._wait(ready, each=True)
+            with self._lock:
+                records, futures, values = self._records, self._futures, self._values
+                batch = []
+                for i in self._order[seen:]:
+                    if records[i] is None:  # a value on a thread pool, not read yet
+                        # Iterated after the exit, the value is in the answer.
+                        records[i] = (
+                            read(futures[i], i) if futures else Fulfilled(values[i], i)  # type: ignore[index]
+                        )
+                    batch.append(records[i])
+            if not batch:
+                return
+            seen += len(batch)
+            yield from batch
+            del batch
+
+    # -- the answer --------------------------------------------------------
+
+    def _timeout_error(self, index: int | None = None) -> SettleTimeoutError:
+        unsettled, submitted = self._at_deadline
+        # Tasks submitted after the deadline never ran: unfinished too.
+        late = max(0, len(self._records) - submitted)
+        return timeout_error(self._timeout, unsettled + late, submitted + late, index)
+
+    def _exit_error(self, body: BaseException | None) -> BaseException | None:
+        return exit_error(
+            self._mode,
+            self._cause,
+            self._records,
+            self._own,
+            self._trigger,
+            body,
+            self._timeout_error(),
+        )
+
+
+def _values(records: list[Any], futures: list[Any]) -> list[Any] | None:
+    """Every task's value in submit order, or ``None`` if one has none.
+
+    Values that thread tasks returned were counted without being read
+    (``_grouptasks.settle``): they are read here, without making records.
+    """
+    values = []
+    for index, record in enumerate(records):
+        if record is None:
+            fut = futures[index]
+            if type(fut) is Future and LAYOUT and fut._state == "FINISHED":
+                if fut._exception is not None:
+                    return None
+                values.append(fut._result)
+                continue
+            record = read(fut, index)
+        if type(record) is not Fulfilled:
+            return None
+        values.append(record.value)
+    return values
