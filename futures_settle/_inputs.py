@@ -8,6 +8,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from ._errors import as_seconds
 from ._kinds import close_unstarted
 from ._state import looks_like_future
 
@@ -26,7 +27,7 @@ def deadline_of(timeout: object) -> float | None:
     """Turn ``timeout`` (seconds or ``None``) into a ``time.monotonic()`` deadline.
 
     A negative timeout is a deadline already passed, as in the stdlib; an
-    infinite one is no deadline.
+    infinite one (or an int too big for a float) is no deadline.
     """
     if timeout is None:
         return None
@@ -35,7 +36,7 @@ def deadline_of(timeout: object) -> float | None:
             f"timeout must be a number of seconds or None, "
             f"got {timeout!r} that is {type_phrase(timeout)}"
         )
-    seconds = float(timeout)
+    seconds = as_seconds(timeout)  # type: ignore[arg-type]  # a Real, Fraction included
     if math.isnan(seconds):
         raise ValueError("timeout must be a number of seconds or None, got nan")
     if seconds == math.inf:

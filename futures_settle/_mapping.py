@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from ._batches import drain, next_batch, results, take_records, take_values, timed_out
 from ._chunking import Plan, plan
 from ._core import STREAM, Waiter, watch
-from ._errors import SettleTimeoutError, reraise
+from ._errors import SettleTimeoutError, as_seconds, reraise
 from ._inputs import check_flag, deadline_of, not_iterable, type_phrase
 from ._records import Fulfilled, Rejected
 from ._worker import run_chunk
@@ -187,7 +187,7 @@ def _map(
                 yield out
                 del out
             if not notified:
-                seconds = float(timeout)  # type: ignore[arg-type]
+                seconds = as_seconds(timeout)  # type: ignore[arg-type]
                 if fail_fast:
                     left = sum(n for _, n in in_flight.values())  # not settled yet
                     raise SettleTimeoutError(

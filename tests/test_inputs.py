@@ -6,6 +6,7 @@ import asyncio
 import gc
 import inspect
 import math
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from fractions import Fraction
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from futures_settle import (
+    SettleTimeoutError,
     as_settled,
     map_all,
     map_settled,
@@ -107,6 +109,48 @@ def test_timeout_real_numbers(fn: Callable[..., Any]) -> None:
         if fn is as_settled:
             result = list(result)
         assert result in (1, [1]) or result[0].value == 1
+
+
+@names
+def test_timeout_beyond_float(fn: Callable[..., Any]) -> None:
+    """An int too big for a float waits like infinity; its negative is already expired."""
+    result = fn([1], timeout=10**400)
+    if fn is as_settled:
+        result = list(result)
+    assert result in (1, [1]) or result[0].value == 1
+    pending: Future[Any] = Future()
+    if fn is as_settled:
+        [record] = as_settled([pending], timeout=-(10**400))
+        assert (
+            str(record.reason) == "input 0 did not settle within -inf s (1 of 1 inputs unfinished)"
+        )
+        return
+    if fn is wait_settled:
+        [record] = wait_settled([pending], timeout=-(10**400))
+        assert (
+            str(record.reason) == "input 0 did not settle within -inf s (1 of 1 inputs unfinished)"
+        )
+        return
+    with pytest.raises(SettleTimeoutError) as info:
+        fn([pending], timeout=-(10**400))
+    name = fn.__name__
+    assert str(info.value) == f"{name}() timed out after -inf s with 1 of 1 input unfinished"
+
+
+def test_map_timeout_beyond_float() -> None:
+    """The maps take an int too big for a float as a timeout, either sign."""
+    gate = threading.Event()
+    with ThreadPoolExecutor(1) as pool:
+        assert list(map_all(abs, [-1], executor=pool, timeout=10**400)) == [1]
+        pool.submit(gate.wait, 30)  # the worker is busy: the item cannot settle
+        try:
+            [record] = map_settled(abs, [-1], executor=pool, timeout=-(10**400))
+            with pytest.raises(SettleTimeoutError) as info:
+                list(map_all(abs, [-1], executor=pool, timeout=-(10**400)))
+        finally:
+            gate.set()
+    assert str(record.reason) == "item 0 did not settle within -inf s (1 items in flight)"
+    assert str(info.value) == "map_all() timed out after -inf s with 1 items in flight"
 
 
 @pytest.mark.parametrize(
