@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import warnings
 from collections.abc import Callable, Generator, Iterable, Iterator
@@ -11,10 +12,12 @@ from typing import Any, TypeVar
 
 from ._batches import drain, next_batch, results, take_records, take_values, timed_out
 from ._chunking import Plan, plan
-from ._core import STREAM, Waiter, watch
+from ._core import STREAM, Waiter
 from ._errors import SettleTimeoutError, as_seconds, reraise
 from ._inputs import check_flag, deadline_of, not_iterable, type_phrase
 from ._records import Fulfilled, Rejected
+from ._state import looks_like_future
+from ._waiter import Watch, attach
 from ._worker import run_chunk
 
 __all__ = ["map_all", "map_settled"]
@@ -83,26 +86,41 @@ def _notify_progress(
 
 
 def _submit(
-    executor: Any, fn: Callable[..., Any], chunk: list[Any], chunked: bool
+    name: str,
+    executor: Any,
+    fn: Callable[..., Any],
+    chunk: list[Any],
+    chunked: bool,
+    waiter: Waiter,
+    position: int,
 ) -> tuple[Any, bool]:
-    """Submit one unit: ``(future, refused)``.
+    """Submit one unit and watch its future for ``waiter``: ``(future, refused)``.
 
-    An executor that refuses (shut down, broken) gives a future failed with
-    its error: each item pulled from the input still gets its outcome.
+    An executor that refuses (shut down, broken), returns something that
+    is no future, or whose future refuses a done-callback gives a future
+    failed with that error: each item pulled from the input still gets its
+    outcome, once (the one ``Watch`` notifies at most once, whichever
+    future calls it first).
     """
+    callback = Watch(waiter, position)
     try:
-        if chunked:
-            return executor.submit(run_chunk, fn, chunk), False
-        return executor.submit(fn, *chunk[0]), False
+        fut = executor.submit(run_chunk, fn, chunk) if chunked else executor.submit(fn, *chunk[0])
+        if not looks_like_future(fut):
+            raise TypeError(
+                f"{name}() expected executor.submit() to return a future, got {type(fut).__name__}"
+            )
+        attach(callback, fut)
+        return fut, False
     except Exception as exc:
         # Built in another frame: this one is in the error's traceback, and
         # must not refer to the future that holds the error (a cycle).
-        return _failed(exc), True
+        return _failed(exc, callback), True
 
 
-def _failed(exc: Exception) -> Future[Any]:
+def _failed(exc: Exception, callback: Watch) -> Future[Any]:
     f: Future[Any] = Future()
     f.set_exception(exc)
+    callback(f)
     return f
 
 
@@ -146,9 +164,9 @@ def _map(
                 if not chunk:
                     exhausted = True
                     break
-                fut, exhausted = _submit(executor, fn, chunk, chunked)  # refused: pull no more
+                # Refused: pull no more.
+                fut, exhausted = _submit(name, executor, fn, chunk, chunked, waiter, pulled)
                 in_flight[pulled] = (fut, len(chunk))
-                watch(waiter, fut, pulled)
                 pulled += len(chunk)
                 del fut, chunk
             if pulled == handed:
@@ -202,7 +220,10 @@ def _map(
         waiter.close()
         if cancel_on_exit:
             for fut, _ in in_flight.values():
-                fut.cancel()
+                # Best effort, as cancel_pending: an engine's cancel() that
+                # raises must neither mask the map's answer nor spare the rest.
+                with contextlib.suppress(Exception):
+                    fut.cancel()
         in_flight.clear()
         ready.clear()
 
