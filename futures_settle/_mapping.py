@@ -85,6 +85,16 @@ def _notify_progress(
                 )
 
 
+def _pull(args: Iterator[Any], n: int) -> tuple[list[Any], Exception | None]:
+    """Up to ``n`` items of the input, and its own error if it raised after them."""
+    chunk: list[Any] = []
+    try:
+        chunk.extend(islice(args, n))  # the items read before an error stay
+    except Exception as exc:
+        return chunk, exc
+    return chunk, None
+
+
 def _submit(
     name: str,
     executor: Any,
@@ -154,13 +164,22 @@ def _map(
     pulled = 0  # items taken from the input
     handed = 0  # items handed out (ordered: also the next position to hand out)
     exhausted = False
+    input_error: Exception | None = None
     cancel_on_exit = True
     warned = [False]
     try:
         while True:
             while not exhausted and pulled - handed < buffersize and len(in_flight) < max_units:
                 size = chunksize if sizer is None else sizer.size
-                chunk = list(islice(args, min(size, buffersize - (pulled - handed))))
+                chunk, broke = _pull(args, min(size, buffersize - (pulled - handed)))
+                if broke is not None:  # the input's own error: pull no more
+                    exhausted = True
+                    if fail_fast:
+                        try:
+                            raise broke
+                        finally:
+                            del broke
+                    input_error, broke = broke, None  # raised once the pulled items are out
                 if not chunk:
                     exhausted = True
                     break
@@ -170,7 +189,7 @@ def _map(
                 pulled += len(chunk)
                 del fut, chunk
             if pulled == handed:
-                return
+                break
             if handed in ready if ordered else ready:  # items to hand out: do not sleep
                 notified = True
                 settled = waiter.take() if waiter.poll() else []
@@ -215,7 +234,13 @@ def _map(
                         total=pulled,
                     )
                 yield drain([(0, timed_out(ready, in_flight, seconds, pulled))])
-                return
+                break
+        if input_error is not None:
+            error, input_error = input_error, None
+            try:
+                raise error
+            finally:
+                del error  # this frame, in its traceback, must not hold it
     finally:
         waiter.close()
         if cancel_on_exit:
@@ -273,8 +298,8 @@ def map_all(
 
     Raises:
         BaseException: The first item to fail, its exception (in chunks:
-            seen when its chunk returns); or the error of a ``submit()``
-            that the executor refused.
+            seen when its chunk returns); the error of a ``submit()``
+            that the executor refused; or the input iterable's own error.
         SettleTimeoutError: ``timeout`` passed with items in flight.
         TypeError: ``fn`` is not callable, no iterable, ``executor`` has
             no ``submit()``, or an argument has the wrong type.
@@ -358,6 +383,8 @@ def map_settled(
         work and pulls no more input.
 
     Raises:
+        Exception: The input iterable's own error, once the items read
+            before it have been yielded (no more input is pulled).
         TypeError: ``fn`` is not callable, no iterable, ``executor`` has
             no ``submit()``, or an argument has the wrong type.
         ValueError: ``buffersize`` or ``chunksize`` below 1 or above

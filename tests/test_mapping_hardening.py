@@ -248,6 +248,48 @@ class TestSubmitGivesNoFuture:
         assert str(record.reason) == "engine is closed"  # type: ignore[union-attr]
 
 
+class InputBroke(RuntimeError):
+    """A builtin exception cannot be watched by a weak reference; a subclass can."""
+
+
+def breaks_after(n: int) -> Iterator[int]:
+    yield from range(n)
+    raise InputBroke("input broke")
+
+
+class TestInputError:
+    """The input raises midway: map_settled yields the pulled items first, then raises it."""
+
+    @pytest.mark.parametrize("chunksize", [1, 3])
+    def test_pulled_items_get_records(self, thread_pool: Any, chunksize: int) -> None:
+        """Five items read before the error (two of them in the chunk that met it): five records."""
+        it = map_settled(tasks.identity, breaks_after(5), executor=thread_pool, chunksize=chunksize)
+        records: list[Any] = []
+        with pytest.raises(InputBroke) as info:
+            records.extend(it)  # what came before the error stays
+        assert str(info.value) == "input broke"
+        assert records == [Fulfilled(i, i) for i in range(5)]
+
+    def test_map_all_raises_at_once(self) -> None:
+        """map_all: the input's error is a failure, raised without waiting for the rest."""
+        ex = HandMadeExecutor()  # only the first item ever settles
+        with pytest.raises(InputBroke):
+            list(map_all(tasks.identity, breaks_after(3), executor=ex, buffersize=8))
+        assert [f.cancel_calls for f in ex.futures] == [1, 1, 1]  # none handed out yet
+
+    @pytest.mark.usefixtures("no_gc")
+    def test_the_input_error_is_freed(self, thread_pool: Any) -> None:
+        """No reference cycle through the error's traceback keeps it alive."""
+        refs = []
+        for fn in (map_settled, map_all):
+            try:
+                list(fn(tasks.identity, breaks_after(2), executor=thread_pool))
+            except InputBroke as exc:
+                refs.append(weakref.ref(exc))
+        assert len(refs) == 2
+        assert [ref() for ref in refs] == [None, None]
+
+
 class TestBaseExceptionInChunk:
     """A BaseException in one item of a chunk rejects that item only (issue 8, #9)."""
 
