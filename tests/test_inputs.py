@@ -7,7 +7,7 @@ import gc
 import inspect
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from fractions import Fraction
 from typing import Any
@@ -109,6 +109,61 @@ def test_timeout_real_numbers(fn: Callable[..., Any]) -> None:
         if fn is as_settled:
             result = list(result)
         assert result in (1, [1]) or result[0].value == 1
+
+
+class PairMapping(Mapping[Any, Any]):
+    """A mapping that is no dict: its keys need not be hashable, nor distinct."""
+
+    def __init__(self, pairs: list[tuple[Any, Any]]) -> None:
+        self.pairs = pairs
+
+    def __getitem__(self, key: Any) -> Any:
+        for k, v in self.pairs:
+            if k is key:
+                return v
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter([k for k, _ in self.pairs])
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+
+class Same:
+    """Every instance equals every other one."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Same)
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return "Same()"
+
+
+@names
+def test_mapping_keys_unhashable(fn: Callable[..., Any]) -> None:
+    """Refused at the call, before waiting on the pending input (the answer is a dict)."""
+    pending: Future[Any] = Future()
+    with pytest.raises(TypeError) as info:
+        fn(PairMapping([([1], pending), ([2], 2)]), timeout=0.5)
+    name = fn.__name__
+    assert str(info.value) == (
+        f"{name}() expected a mapping with hashable keys, got key [1] that is a list"
+    )
+    assert not pending.done()
+
+
+@names
+def test_mapping_keys_equal(fn: Callable[..., Any]) -> None:
+    """Two keys that compare equal would share one place in the answer: refused."""
+    pending: Future[Any] = Future()
+    with pytest.raises(ValueError) as info:
+        fn(PairMapping([(Same(), pending), (Same(), 2)]), timeout=0.5)
+    name = fn.__name__
+    assert str(info.value) == f"{name}() expected a mapping with distinct keys, got Same() twice"
 
 
 @names
