@@ -290,6 +290,29 @@ class TestInputError:
         assert [ref() for ref in refs] == [None, None]
 
 
+class TestUnpicklableResult:
+    """A result that cannot travel back: documented, one chunk, one message (README, Chunks)."""
+
+    @pytest.mark.parametrize(("chunksize", "rejected"), [(1, [1]), (2, [0, 1])])
+    def test_rejects_its_chunk(
+        self, process_pool: ProcessPoolExecutor, chunksize: int, rejected: list[int]
+    ) -> None:
+        """Item 1's lock cannot be pickled: its record, and its chunk's, are Rejected."""
+        records = list(
+            map_settled(
+                tasks.unpicklable_on, range(4), [1] * 4, executor=process_pool, chunksize=chunksize
+            )
+        )
+        assert [r.index for r in records] == [0, 1, 2, 3]
+        assert [r.index for r in records if r.status == "rejected"] == rejected
+        for r in records:
+            if r.status == "rejected":
+                assert type(r.reason) is TypeError
+                assert str(r.reason) == "cannot pickle '_thread.lock' object"
+            else:
+                assert r.value == r.index
+
+
 class TestBaseExceptionInChunk:
     """A BaseException in one item of a chunk rejects that item only (issue 8, #9)."""
 
