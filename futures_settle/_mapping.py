@@ -183,8 +183,8 @@ def _map(
                 if not chunk:
                     exhausted = True
                     break
-                # Refused: pull no more.
-                fut, exhausted = _submit(name, executor, fn, chunk, chunked, waiter, pulled)
+                fut, refused = _submit(name, executor, fn, chunk, chunked, waiter, pulled)
+                exhausted = exhausted or refused  # refused, or the input broke: pull no more
                 in_flight[pulled] = (fut, len(chunk))
                 pulled += len(chunk)
                 del fut, chunk

@@ -270,6 +270,29 @@ class TestInputError:
         assert str(info.value) == "input broke"
         assert records == [Fulfilled(i, i) for i in range(5)]
 
+    def test_no_more_input_after_its_error(self, thread_pool: Any) -> None:
+        """An iterator that would go on after raising is not read again."""
+
+        class Hiccup:
+            def __init__(self) -> None:
+                self.n = 0
+
+            def __iter__(self) -> Hiccup:
+                return self
+
+            def __next__(self) -> int:
+                self.n += 1
+                if self.n == 4:  # in the middle of the second chunk
+                    raise InputBroke("input broke")
+                return self.n
+
+        source = Hiccup()
+        records: list[Any] = []
+        with pytest.raises(InputBroke):
+            records.extend(map_settled(tasks.identity, source, executor=thread_pool, chunksize=2))
+        assert records == [Fulfilled(1, 0), Fulfilled(2, 1), Fulfilled(3, 2)]
+        assert source.n == 4
+
     def test_map_all_raises_at_once(self) -> None:
         """map_all: the input's error is a failure, raised without waiting for the rest."""
         ex = HandMadeExecutor()  # only the first item ever settles
