@@ -27,6 +27,7 @@ item per task.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from typing import Final
@@ -76,7 +77,7 @@ class ChunkSizer:
 
     def completed(self, items: int, seconds: float) -> None:
         """Take one finished chunk's measurement into account."""
-        if items < 1 or not seconds >= 0.0:  # nothing learnt (or a NaN)
+        if items < 1 or not 0.0 <= seconds < math.inf:  # nothing learnt (NaN, infinity)
             return
         sample = seconds / items
         per_item = self._per_item

@@ -5,7 +5,14 @@ from __future__ import annotations
 from types import TracebackType
 from typing import NoReturn
 
-__all__ = ["SettleTimeoutError", "as_exception", "call_timeout", "input_timeout", "reraise"]
+__all__ = [
+    "SettleTimeoutError",
+    "as_exception",
+    "as_seconds",
+    "call_timeout",
+    "input_timeout",
+    "reraise",
+]
 
 
 class SettleTimeoutError(TimeoutError):
@@ -65,10 +72,18 @@ def _rebuild_timeout(
     )
 
 
+def as_seconds(timeout: float) -> float:
+    """``float(timeout)``, where an int beyond any float is as long (or expired) as infinity."""
+    try:
+        return float(timeout)
+    except OverflowError:
+        return float("inf") if timeout > 0 else float("-inf")
+
+
 def _seconds(timeout: float | None) -> float:
     # Never None when a deadline passed; the type admits it so that callers
     # can pass the argument they were given.
-    return float("inf") if timeout is None else float(timeout)
+    return float("inf") if timeout is None else as_seconds(timeout)
 
 
 def call_timeout(fn: str, timeout: float | None, unfinished: int, total: int) -> SettleTimeoutError:

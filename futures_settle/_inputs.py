@@ -8,6 +8,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from ._errors import as_seconds
 from ._kinds import close_unstarted
 from ._state import looks_like_future
 
@@ -26,7 +27,7 @@ def deadline_of(timeout: object) -> float | None:
     """Turn ``timeout`` (seconds or ``None``) into a ``time.monotonic()`` deadline.
 
     A negative timeout is a deadline already passed, as in the stdlib; an
-    infinite one is no deadline.
+    infinite one (or an int too big for a float) is no deadline.
     """
     if timeout is None:
         return None
@@ -35,7 +36,7 @@ def deadline_of(timeout: object) -> float | None:
             f"timeout must be a number of seconds or None, "
             f"got {timeout!r} that is {type_phrase(timeout)}"
         )
-    seconds = float(timeout)
+    seconds = as_seconds(timeout)  # type: ignore[arg-type]  # a Real, Fraction included
     if math.isnan(seconds):
         raise ValueError("timeout must be a number of seconds or None, got nan")
     if seconds == math.inf:
@@ -55,8 +56,10 @@ def materialize(fs: object, fn: str) -> tuple[list[Any] | tuple[Any, ...], list[
     again by position while it waits: changing it meanwhile is a race), other
     iterables are read into a list (their own errors propagate, ``TypeError``
     included: the very object, not one of ours). A mapping
-    gives its values, with its keys in the same order. ``None``, non-iterables, strings and bytes (a
-    string of futures is always a mistake) and a bare future are refused.
+    gives its values, with its keys in the same order; the keys of a mapping
+    that is no dict must be hashable and distinct, as the answer's are.
+    ``None``, non-iterables, strings and bytes (a string of futures is
+    always a mistake) and a bare future are refused.
     """
     t = type(fs)
     if t is list or t is tuple:
@@ -70,11 +73,30 @@ def materialize(fs: object, fn: str) -> tuple[list[Any] | tuple[Any, ...], list[
         )
     if isinstance(fs, Mapping):
         pairs = list(fs.items())
-        return [v for _, v in pairs], [k for k, _ in pairs]
+        keys = [k for k, _ in pairs]
+        if not isinstance(fs, dict):
+            _check_keys(keys, fn)  # a dict's keys are distinct and hashable by construction
+        return [v for _, v in pairs], keys
     if not_iterable(fs):
         close_unstarted((fs,))  # wait_all(main()): the coroutine would also warn, unawaited
         raise TypeError(f"{fn}() expected an iterable of futures, got {t.__name__}")
     return list(fs), None  # type: ignore[call-overload]
+
+
+def _check_keys(keys: list[Any], fn: str) -> None:
+    """Refuse a mapping whose keys could not be a dict's: the answer is a dict by those keys."""
+    seen: set[Any] = set()
+    for key in keys:
+        try:
+            twice = key in seen
+        except TypeError:
+            raise TypeError(
+                f"{fn}() expected a mapping with hashable keys, "
+                f"got key {key!r} that is {type_phrase(key)}"
+            ) from None
+        if twice:
+            raise ValueError(f"{fn}() expected a mapping with distinct keys, got {key!r} twice")
+        seen.add(key)
 
 
 _MISSING = object()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import warnings
 from collections.abc import Callable, Generator, Iterable, Iterator
@@ -11,10 +12,12 @@ from typing import Any, TypeVar
 
 from ._batches import drain, next_batch, results, take_records, take_values, timed_out
 from ._chunking import Plan, plan
-from ._core import STREAM, Waiter, watch
-from ._errors import SettleTimeoutError, reraise
+from ._core import STREAM, Waiter
+from ._errors import SettleTimeoutError, as_seconds, reraise
 from ._inputs import check_flag, deadline_of, not_iterable, type_phrase
 from ._records import Fulfilled, Rejected
+from ._state import looks_like_future
+from ._waiter import Watch, attach
 from ._worker import run_chunk
 
 __all__ = ["map_all", "map_settled"]
@@ -82,27 +85,52 @@ def _notify_progress(
                 )
 
 
-def _submit(
-    executor: Any, fn: Callable[..., Any], chunk: list[Any], chunked: bool
-) -> tuple[Any, bool]:
-    """Submit one unit: ``(future, refused)``.
-
-    An executor that refuses (shut down, broken) gives a future failed with
-    its error: each item pulled from the input still gets its outcome.
-    """
+def _pull(args: Iterator[Any], n: int) -> tuple[list[Any], Exception | None]:
+    """Up to ``n`` items of the input, and its own error if it raised after them."""
+    chunk: list[Any] = []
     try:
-        if chunked:
-            return executor.submit(run_chunk, fn, chunk), False
-        return executor.submit(fn, *chunk[0]), False
+        chunk.extend(islice(args, n))  # the items read before an error stay
+    except Exception as exc:
+        return chunk, exc
+    return chunk, None
+
+
+def _submit(
+    name: str,
+    executor: Any,
+    fn: Callable[..., Any],
+    chunk: list[Any],
+    chunked: bool,
+    waiter: Waiter,
+    position: int,
+) -> tuple[Any, bool]:
+    """Submit one unit and watch its future for ``waiter``: ``(future, refused)``.
+
+    An executor that refuses (shut down, broken), returns something that
+    is no future, or whose future refuses a done-callback gives a future
+    failed with that error: each item pulled from the input still gets its
+    outcome, once (the one ``Watch`` notifies at most once, whichever
+    future calls it first).
+    """
+    callback = Watch(waiter, position)
+    try:
+        fut = executor.submit(run_chunk, fn, chunk) if chunked else executor.submit(fn, *chunk[0])
+        if not looks_like_future(fut):
+            raise TypeError(
+                f"{name}() expected executor.submit() to return a future, got {type(fut).__name__}"
+            )
+        attach(callback, fut)
+        return fut, False
     except Exception as exc:
         # Built in another frame: this one is in the error's traceback, and
         # must not refer to the future that holds the error (a cycle).
-        return _failed(exc), True
+        return _failed(exc, callback), True
 
 
-def _failed(exc: Exception) -> Future[Any]:
+def _failed(exc: Exception, callback: Watch) -> Future[Any]:
     f: Future[Any] = Future()
     f.set_exception(exc)
+    callback(f)
     return f
 
 
@@ -136,23 +164,32 @@ def _map(
     pulled = 0  # items taken from the input
     handed = 0  # items handed out (ordered: also the next position to hand out)
     exhausted = False
+    input_error: Exception | None = None
     cancel_on_exit = True
     warned = [False]
     try:
         while True:
             while not exhausted and pulled - handed < buffersize and len(in_flight) < max_units:
                 size = chunksize if sizer is None else sizer.size
-                chunk = list(islice(args, min(size, buffersize - (pulled - handed))))
+                chunk, broke = _pull(args, min(size, buffersize - (pulled - handed)))
+                if broke is not None:  # the input's own error: pull no more
+                    exhausted = True
+                    if fail_fast:
+                        try:
+                            raise broke
+                        finally:
+                            del broke
+                    input_error, broke = broke, None  # raised once the pulled items are out
                 if not chunk:
                     exhausted = True
                     break
-                fut, exhausted = _submit(executor, fn, chunk, chunked)  # refused: pull no more
+                fut, refused = _submit(name, executor, fn, chunk, chunked, waiter, pulled)
+                exhausted = exhausted or refused  # refused, or the input broke: pull no more
                 in_flight[pulled] = (fut, len(chunk))
-                watch(waiter, fut, pulled)
                 pulled += len(chunk)
                 del fut, chunk
             if pulled == handed:
-                return
+                break
             if handed in ready if ordered else ready:  # items to hand out: do not sleep
                 notified = True
                 settled = waiter.take() if waiter.poll() else []
@@ -187,7 +224,7 @@ def _map(
                 yield out
                 del out
             if not notified:
-                seconds = float(timeout)  # type: ignore[arg-type]
+                seconds = as_seconds(timeout)  # type: ignore[arg-type]
                 if fail_fast:
                     left = sum(n for _, n in in_flight.values())  # not settled yet
                     raise SettleTimeoutError(
@@ -197,12 +234,21 @@ def _map(
                         total=pulled,
                     )
                 yield drain([(0, timed_out(ready, in_flight, seconds, pulled))])
-                return
+                break
+        if input_error is not None:
+            error, input_error = input_error, None
+            try:
+                raise error
+            finally:
+                del error  # this frame, in its traceback, must not hold it
     finally:
         waiter.close()
         if cancel_on_exit:
             for fut, _ in in_flight.values():
-                fut.cancel()
+                # Best effort, as cancel_pending: an engine's cancel() that
+                # raises must neither mask the map's answer nor spare the rest.
+                with contextlib.suppress(Exception):
+                    fut.cancel()
         in_flight.clear()
         ready.clear()
 
@@ -252,8 +298,8 @@ def map_all(
 
     Raises:
         BaseException: The first item to fail, its exception (in chunks:
-            seen when its chunk returns); or the error of a ``submit()``
-            that the executor refused.
+            seen when its chunk returns); the error of a ``submit()``
+            that the executor refused; or the input iterable's own error.
         SettleTimeoutError: ``timeout`` passed with items in flight.
         TypeError: ``fn`` is not callable, no iterable, ``executor`` has
             no ``submit()``, or an argument has the wrong type.
@@ -337,6 +383,8 @@ def map_settled(
         work and pulls no more input.
 
     Raises:
+        Exception: The input iterable's own error, once the items read
+            before it have been yielded (no more input is pulled).
         TypeError: ``fn`` is not callable, no iterable, ``executor`` has
             no ``submit()``, or an argument has the wrong type.
         ValueError: ``buffersize`` or ``chunksize`` below 1 or above

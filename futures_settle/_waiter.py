@@ -19,7 +19,18 @@ from typing import Any, Final
 from ._recheck import call_when_done
 from ._state import failed_of
 
-__all__ = ["ALL", "ANY", "FAIL_FAST", "FIRST", "LOCK", "STREAM", "Waiter", "watch"]
+__all__ = [
+    "ALL",
+    "ANY",
+    "FAIL_FAST",
+    "FIRST",
+    "LOCK",
+    "STREAM",
+    "Waiter",
+    "Watch",
+    "attach",
+    "watch",
+]
 
 # Waiter modes.
 ALL: Final = 0  # wake when every entry settled
@@ -131,11 +142,12 @@ class Waiter:
             self.queue = []
 
 
-class _Watch:
+class Watch:
     """A done-callback for a future only one waiter will ever wait on.
 
     ``map_all``/``map_settled`` submit their own futures: no one else can
-    wait on them, so they skip the shared registry and its bookkeeping.
+    wait on them, so they skip the shared registry and its bookkeeping. It
+    notifies its waiter once at most, whatever future it is called with.
     """
 
     __slots__ = ("position", "waiter")
@@ -164,7 +176,11 @@ class _Watch:
 
 def watch(waiter: Waiter, fut: Any, position: int) -> None:
     """Notify the STREAM ``waiter`` with ``(fut, position)`` when ``fut`` settles."""
-    callback = _Watch(waiter, position)
+    attach(Watch(waiter, position), fut)
+
+
+def attach(callback: Watch, fut: Any) -> None:
+    """Have ``callback`` called once ``fut`` is done, also if it is done already."""
     fut.add_done_callback(callback)
     if callback.waiter is not None and fut.done():
         callback(fut)  # some engines never call back a future already done

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 
@@ -45,4 +46,11 @@ def exit_on(x: int, bad: int) -> int:
     """Raise ``SystemExit`` (a BaseException) at item ``bad``."""
     if x == bad:
         raise SystemExit(f"exit at item {x}")
+    return x
+
+
+def unpicklable_on(x: int, bad: int) -> Any:
+    """Return a result that cannot be pickled (a lock) at item ``bad``."""
+    if x == bad:
+        return threading.Lock()
     return x

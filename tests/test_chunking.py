@@ -81,12 +81,17 @@ class TestChunkSizer:
         sizer.completed(50, 50 * 0.0003)  # one chunk three times slower
         assert sizer.size == int(TARGET / (0.0001 + 0.2 * 0.0002))
 
-    @pytest.mark.parametrize(("items", "seconds"), [(0, 1.0), (3, float("nan")), (3, -1.0)])
+    @pytest.mark.parametrize(
+        ("items", "seconds"), [(0, 1.0), (3, float("nan")), (3, -1.0), (3, float("inf"))]
+    )
     def test_ignores_what_teaches_nothing(self, items: int, seconds: float) -> None:
+        """An infinite time too: it would turn the running time per item into a NaN."""
         sizer = ChunkSizer(100)
         sizer.completed(1, 1e-6)
         sizer.completed(items, seconds)
         assert sizer.size == GROWTH
+        sizer.completed(GROWTH, GROWTH * 1e-6)  # still learning
+        assert sizer.size == GROWTH * GROWTH
 
     def test_cap_below_one_refused(self) -> None:
         with pytest.raises(ValueError, match="^cap must be >= 1, got 0$"):

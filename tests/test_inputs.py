@@ -6,7 +6,8 @@ import asyncio
 import gc
 import inspect
 import math
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from fractions import Fraction
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from futures_settle import (
+    SettleTimeoutError,
     as_settled,
     map_all,
     map_settled,
@@ -107,6 +109,103 @@ def test_timeout_real_numbers(fn: Callable[..., Any]) -> None:
         if fn is as_settled:
             result = list(result)
         assert result in (1, [1]) or result[0].value == 1
+
+
+class PairMapping(Mapping[Any, Any]):
+    """A mapping that is no dict: its keys need not be hashable, nor distinct."""
+
+    def __init__(self, pairs: list[tuple[Any, Any]]) -> None:
+        self.pairs = pairs
+
+    def __getitem__(self, key: Any) -> Any:
+        for k, v in self.pairs:
+            if k is key:
+                return v
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter([k for k, _ in self.pairs])
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+
+class Same:
+    """Every instance equals every other one."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Same)
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return "Same()"
+
+
+@names
+def test_mapping_keys_unhashable(fn: Callable[..., Any]) -> None:
+    """Refused at the call, before waiting on the pending input (the answer is a dict)."""
+    pending: Future[Any] = Future()
+    with pytest.raises(TypeError) as info:
+        fn(PairMapping([([1], pending), ([2], 2)]), timeout=0.5)
+    name = fn.__name__
+    assert str(info.value) == (
+        f"{name}() expected a mapping with hashable keys, got key [1] that is a list"
+    )
+    assert not pending.done()
+
+
+@names
+def test_mapping_keys_equal(fn: Callable[..., Any]) -> None:
+    """Two keys that compare equal would share one place in the answer: refused."""
+    pending: Future[Any] = Future()
+    with pytest.raises(ValueError) as info:
+        fn(PairMapping([(Same(), pending), (Same(), 2)]), timeout=0.5)
+    name = fn.__name__
+    assert str(info.value) == f"{name}() expected a mapping with distinct keys, got Same() twice"
+
+
+@names
+def test_timeout_beyond_float(fn: Callable[..., Any]) -> None:
+    """An int too big for a float waits like infinity; its negative is already expired."""
+    result = fn([1], timeout=10**400)
+    if fn is as_settled:
+        result = list(result)
+    assert result in (1, [1]) or result[0].value == 1
+    pending: Future[Any] = Future()
+    if fn is as_settled:
+        [record] = as_settled([pending], timeout=-(10**400))
+        assert (
+            str(record.reason) == "input 0 did not settle within -inf s (1 of 1 inputs unfinished)"
+        )
+        return
+    if fn is wait_settled:
+        [record] = wait_settled([pending], timeout=-(10**400))
+        assert (
+            str(record.reason) == "input 0 did not settle within -inf s (1 of 1 inputs unfinished)"
+        )
+        return
+    with pytest.raises(SettleTimeoutError) as info:
+        fn([pending], timeout=-(10**400))
+    name = fn.__name__
+    assert str(info.value) == f"{name}() timed out after -inf s with 1 of 1 input unfinished"
+
+
+def test_map_timeout_beyond_float() -> None:
+    """The maps take an int too big for a float as a timeout, either sign."""
+    gate = threading.Event()
+    with ThreadPoolExecutor(1) as pool:
+        assert list(map_all(abs, [-1], executor=pool, timeout=10**400)) == [1]
+        pool.submit(gate.wait, 30)  # the worker is busy: the item cannot settle
+        try:
+            [record] = map_settled(abs, [-1], executor=pool, timeout=-(10**400))
+            with pytest.raises(SettleTimeoutError) as info:
+                list(map_all(abs, [-1], executor=pool, timeout=-(10**400)))
+        finally:
+            gate.set()
+    assert str(record.reason) == "item 0 did not settle within -inf s (1 items in flight)"
+    assert str(info.value) == "map_all() timed out after -inf s with 1 items in flight"
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from futures_settle import Fulfilled, Rejected, map_all, map_settled
+from futures_settle import Fulfilled, Rejected, SettleTimeoutError, map_all, map_settled
 
 import tasks
 
@@ -129,6 +129,211 @@ class TestRefusedSubmit:
         assert 3 <= len(records) < 100
         assert [r.index for r in records] == list(range(len(records)))
         assert all(isinstance(r.reason, BrokenProcessPool) for r in records)  # type: ignore[union-attr]
+
+
+class Uncancellable:
+    """A future of another engine whose ``cancel()`` raises; settled by hand."""
+
+    def __init__(self) -> None:
+        self.inner: Future[Any] = Future()
+        self.cancel_calls = 0
+
+    def add_done_callback(self, fn: Callable[[Any], object]) -> None:
+        self.inner.add_done_callback(lambda _: fn(self))
+
+    def done(self) -> bool:
+        return self.inner.done()
+
+    def result(self, timeout: float | None = None) -> Any:
+        return self.inner.result(timeout)
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        return self.inner.exception(timeout)
+
+    def cancel(self) -> bool:
+        self.cancel_calls += 1
+        raise RuntimeError("cancel is not supported")
+
+
+class HandMadeExecutor:
+    """Gives ``Uncancellable`` futures; the first one is settled at once, the rest never."""
+
+    def __init__(self) -> None:
+        self.futures: list[Uncancellable] = []
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any) -> Uncancellable:
+        fut = Uncancellable()
+        if not self.futures:
+            try:
+                fut.inner.set_result(fn(*args))
+            except Exception as exc:
+                fut.inner.set_exception(exc)
+        self.futures.append(fut)
+        return fut
+
+
+class TestCancelIsBestEffort:
+    """The map's own cancelling, like cancel_pending, never masks its answer."""
+
+    def test_close(self) -> None:
+        """Closing the map tries every queued future, even if each cancel() raises."""
+        ex = HandMadeExecutor()
+        it = map_all(tasks.identity, range(10), executor=ex, buffersize=3)
+        assert next(it) == 0
+        it.close()
+        assert [f.cancel_calls for f in ex.futures] == [0, 1, 1]
+
+    def test_failure(self) -> None:
+        """map_all raises the item's failure, not the cancel()'s error."""
+        ex = HandMadeExecutor()
+        with pytest.raises(ValueError) as info:
+            list(map_all(tasks.fail_on, [0, 1, 2], [0, 0, 0], executor=ex, buffersize=3))
+        assert str(info.value) == "bad item 0"
+        assert [f.cancel_calls for f in ex.futures] == [0, 1, 1]
+
+    def test_timeout(self) -> None:
+        """At the deadline the map raises SettleTimeoutError, not the cancel()'s error."""
+        ex = HandMadeExecutor()
+        with pytest.raises(SettleTimeoutError) as info:
+            list(map_all(tasks.identity, range(5), executor=ex, buffersize=3, timeout=0))
+        assert str(info.value) == "map_all() timed out after 0 s with 3 items in flight"
+
+
+class NotAFuture:
+    """An executor whose submit() returns ``result`` instead of a future."""
+
+    def __init__(self, result: object) -> None:
+        self.result = result
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any) -> Any:
+        return self.result
+
+
+class NoCallbacks:
+    """A future that refuses done-callbacks: its engine is broken."""
+
+    def add_done_callback(self, fn: Callable[[Any], object]) -> None:
+        raise RuntimeError("engine is closed")
+
+    def done(self) -> bool:
+        return False
+
+    def result(self, timeout: float | None = None) -> Any:
+        raise AssertionError("never read")
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        raise AssertionError("never read")
+
+    def cancel(self) -> bool:
+        return False
+
+
+class TestSubmitGivesNoFuture:
+    """A submit() whose answer cannot be watched is a refused submit: a record, no crash."""
+
+    def test_not_a_future(self) -> None:
+        [record] = map_settled(tasks.identity, range(3), executor=NotAFuture(None))
+        assert type(record.reason) is TypeError  # type: ignore[union-attr]
+        assert str(record.reason) == (  # type: ignore[union-attr]
+            "map_settled() expected executor.submit() to return a future, got NoneType"
+        )
+        assert record.index == 0
+        with pytest.raises(TypeError) as info:
+            list(map_all(tasks.identity, range(3), executor=NotAFuture(42)))
+        assert str(info.value) == "map_all() expected executor.submit() to return a future, got int"
+
+    def test_callback_refused(self) -> None:
+        [record] = map_settled(tasks.identity, range(3), executor=NotAFuture(NoCallbacks()))
+        assert type(record.reason) is RuntimeError  # type: ignore[union-attr]
+        assert str(record.reason) == "engine is closed"  # type: ignore[union-attr]
+
+
+class InputBroke(RuntimeError):
+    """A builtin exception cannot be watched by a weak reference; a subclass can."""
+
+
+def breaks_after(n: int) -> Iterator[int]:
+    yield from range(n)
+    raise InputBroke("input broke")
+
+
+class TestInputError:
+    """The input raises midway: map_settled yields the pulled items first, then raises it."""
+
+    @pytest.mark.parametrize("chunksize", [1, 3])
+    def test_pulled_items_get_records(self, thread_pool: Any, chunksize: int) -> None:
+        """Five items read before the error (two of them in the chunk that met it): five records."""
+        it = map_settled(tasks.identity, breaks_after(5), executor=thread_pool, chunksize=chunksize)
+        records: list[Any] = []
+        with pytest.raises(InputBroke) as info:
+            records.extend(it)  # what came before the error stays
+        assert str(info.value) == "input broke"
+        assert records == [Fulfilled(i, i) for i in range(5)]
+
+    def test_no_more_input_after_its_error(self, thread_pool: Any) -> None:
+        """An iterator that would go on after raising is not read again."""
+
+        class Hiccup:
+            def __init__(self) -> None:
+                self.n = 0
+
+            def __iter__(self) -> Hiccup:
+                return self
+
+            def __next__(self) -> int:
+                self.n += 1
+                if self.n == 4:  # in the middle of the second chunk
+                    raise InputBroke("input broke")
+                return self.n
+
+        source = Hiccup()
+        records: list[Any] = []
+        with pytest.raises(InputBroke):
+            records.extend(map_settled(tasks.identity, source, executor=thread_pool, chunksize=2))
+        assert records == [Fulfilled(1, 0), Fulfilled(2, 1), Fulfilled(3, 2)]
+        assert source.n == 4
+
+    def test_map_all_raises_at_once(self) -> None:
+        """map_all: the input's error is a failure, raised without waiting for the rest."""
+        ex = HandMadeExecutor()  # only the first item ever settles
+        with pytest.raises(InputBroke):
+            list(map_all(tasks.identity, breaks_after(3), executor=ex, buffersize=8))
+        assert [f.cancel_calls for f in ex.futures] == [1, 1, 1]  # none handed out yet
+
+    @pytest.mark.usefixtures("no_gc")
+    def test_the_input_error_is_freed(self, thread_pool: Any) -> None:
+        """No reference cycle through the error's traceback keeps it alive."""
+        refs = []
+        for fn in (map_settled, map_all):
+            try:
+                list(fn(tasks.identity, breaks_after(2), executor=thread_pool))
+            except InputBroke as exc:
+                refs.append(weakref.ref(exc))
+        assert len(refs) == 2
+        assert [ref() for ref in refs] == [None, None]
+
+
+class TestUnpicklableResult:
+    """A result that cannot travel back: documented, one chunk, one message (README, Chunks)."""
+
+    @pytest.mark.parametrize(("chunksize", "rejected"), [(1, [1]), (2, [0, 1])])
+    def test_rejects_its_chunk(
+        self, process_pool: ProcessPoolExecutor, chunksize: int, rejected: list[int]
+    ) -> None:
+        """Item 1's lock cannot be pickled: its record, and its chunk's, are Rejected."""
+        records = list(
+            map_settled(
+                tasks.unpicklable_on, range(4), [1] * 4, executor=process_pool, chunksize=chunksize
+            )
+        )
+        assert [r.index for r in records] == [0, 1, 2, 3]
+        assert [r.index for r in records if r.status == "rejected"] == rejected
+        for r in records:
+            if r.status == "rejected":
+                assert type(r.reason) is TypeError
+                assert str(r.reason) == "cannot pickle '_thread.lock' object"
+            else:
+                assert r.value == r.index
 
 
 class TestBaseExceptionInChunk:
