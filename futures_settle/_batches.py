@@ -65,11 +65,11 @@ def drain(parts: list[tuple[int, list[Any]]]) -> Iterator[Any]:
     iterators: list[Iterator[Any]] = []
     plain: list[Any] = []
     for start, part in parts:
-        if type(part) is Values:
+        if isinstance(part, Values):
             if plain:
                 iterators.append(_popping(plain))
                 plain = []
-            iterators.append(map(Fulfilled, _popping(part), range(start, start + len(part))))
+            iterators += _records(start, part)
         elif plain:
             plain += part
         else:
@@ -77,6 +77,28 @@ def drain(parts: list[tuple[int, list[Any]]]) -> Iterator[Any]:
     if plain or not iterators:
         iterators.append(_popping(plain))
     return iterators[0] if len(iterators) == 1 else chain.from_iterable(iterators)
+
+
+def _records(start: int, part: Values) -> list[Iterator[Any]]:
+    """Iterators over the records of ``part``, built from its items as they are popped."""
+    end = start + len(part)
+    if not isinstance(part, Mixed):
+        return [map(Fulfilled, _popping(part), range(start, end))]
+    part.reverse()
+    pop = part.pop
+    out: list[Iterator[Any]] = []
+    position = start
+    for offset in part.failed:  # ascending: the exceptions sit at these offsets
+        failed = start + offset
+        if failed > position:
+            out.append(
+                map(Fulfilled, starmap(pop, repeat((), failed - position)), range(position, failed))
+            )
+        out.append(map(Rejected, starmap(pop, repeat((), 1)), (failed,)))
+        position = failed + 1
+    if end > position:
+        out.append(map(Fulfilled, starmap(pop, repeat((), end - position)), range(position, end)))
+    return out
 
 
 def _popping(items: list[Any]) -> Iterator[Any]:
@@ -92,6 +114,32 @@ class Values(list[Any]):
     """
 
     __slots__ = ()
+
+    def split(self, at: int) -> Values:
+        """Cut the items from ``at`` on out of this part, and return them as a part."""
+        rest = Values(self[at:])
+        del self[at:]
+        return rest
+
+
+class Mixed(Values):
+    """The items of a chunk where some failed: values, and exceptions at the ``failed`` offsets.
+
+    Its records, ``Fulfilled`` or ``Rejected``, are built as they are handed out.
+    """
+
+    __slots__ = ("failed",)
+
+    def __init__(self, items: list[Any], failed: list[int]) -> None:
+        super().__init__(items)
+        self.failed = failed  # ascending
+
+    def split(self, at: int) -> Values:
+        failed = [k - at for k in self.failed if k >= at]
+        rest = Mixed(self[at:], failed) if failed else Values(self[at:])
+        del self[at:]
+        self.failed = [k for k in self.failed if k < at]
+        return rest
 
 
 class Failure:
@@ -139,8 +187,9 @@ def take_records(
 ) -> list[list[Any]]:
     """``map_settled``: file one record per item of each settled unit in ``ready``.
 
-    Returns the records built; unless ``eager``, a chunk whose items all
-    succeeded is filed as ``Values``, whose records are built on hand-out.
+    Returns the records built; unless ``eager``, a chunk is filed as
+    ``Values`` (or ``Mixed`` when some of its items failed), whose records
+    are built on hand-out.
     """
     filed = []
     for fut, start in settled:
@@ -154,8 +203,13 @@ def take_records(
             values, failures, seconds = payload
             if sizer is not None:
                 sizer.completed(count, seconds)
-            if not failures and not eager:
-                ready[start] = Values(values)
+            if not eager:
+                if failures:
+                    for offset, exc in failures.items():
+                        values[offset] = exc
+                    ready[start] = Mixed(values, sorted(failures))
+                else:
+                    ready[start] = Values(values)
                 continue
             records = list(map(Fulfilled, values, range(start, start + count)))
             if failures:
@@ -190,8 +244,11 @@ def next_batch(
         part = ready.pop(start)
         room = limit - count
         if len(part) > room:  # split the unit: the rest waits for the next batch
-            ready[start + room] = type(part)(part[room:])
-            del part[room:]
+            if isinstance(part, Values):
+                ready[start + room] = part.split(room)
+            else:
+                ready[start + room] = part[room:]
+                del part[room:]
         parts.append((start, part))
         count += len(part)
     return parts, count
@@ -206,11 +263,7 @@ def timed_out(
     for start in sorted([*ready, *in_flight]):
         if start in ready:
             part = ready.pop(start)
-            out += (
-                map(Fulfilled, part, range(start, start + len(part)))
-                if type(part) is Values
-                else part
-            )
+            out += drain([(start, part)])
             continue
         for position in range(start, start + in_flight[start][1]):
             error = SettleTimeoutError(

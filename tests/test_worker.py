@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from futures_settle._worker import Failures, _format, run_chunk
+from futures_settle._worker import Failures, _format, _last_line, run_chunk
 
 import tasks
 
@@ -97,6 +97,43 @@ class TestFailuresPickled:
                 fn()
             except Exception as exc:
                 assert _format(exc) == "".join(traceback.format_exception(exc))
+
+    def test_last_line_is_the_stdlib_text(self) -> None:
+        """The fast path writes what traceback.format_exception_only writes, for every kind."""
+
+        class Local(Exception):
+            pass
+
+        class NoStr(Exception):
+            def __str__(self) -> str:
+                raise RuntimeError("no")
+
+        class OddModule(Exception):
+            pass
+
+        OddModule.__module__ = None  # type: ignore[assignment]
+        noted = ValueError("n")
+        noted.add_note("a note\non two lines")
+        cases: list[BaseException] = [
+            ValueError("v"),
+            ValueError(),
+            ValueError(""),
+            KeyError("k"),
+            SystemExit(3),
+            KeyboardInterrupt(),
+            Local("here"),
+            NoStr(),
+            OddModule("odd"),
+            noted,
+            SyntaxError("bad", ("f.py", 1, 2, "x y", 1, 3)),
+            NameError("name 'x' is not defined", name="x"),
+            AttributeError("a"),
+            ModuleNotFoundError("m", name="m"),
+            ExceptionGroup("g", [ValueError("1")]),
+            pickle.PicklingError("p"),
+        ]
+        for exc in cases:
+            assert _last_line(exc) == "".join(traceback.format_exception_only(exc)), exc
 
     def test_threads_never_pickle(self) -> None:
         """Within one process a failure is the very object, its own traceback intact."""
