@@ -330,6 +330,15 @@ class TestHugeTimeout:
         assert fut.result() is True
         assert slow.result() is True
 
+    def test_an_int_timeout_beyond_any_float(self, pool: ThreadPoolExecutor) -> None:
+        """timeout=10**400 waits forever and -10**400 is expired: no OverflowError at the exit."""
+        with TaskGroup(pool, timeout=10**400) as tg:
+            tg.submit(int, "1")
+        assert tg.result() == [1]
+        with pytest.raises(SettleTimeoutError) as info:
+            run(TaskGroup(pool, timeout=-(10**400)), lambda tg: tg.submit(int, "1"))
+        assert str(info.value) == "TaskGroup timed out after -inf s with 1 of 1 task unfinished"
+
 
 class TestDeadlineMessage:
     def test_tasks_submitted_after_the_deadline_count_as_unfinished(
