@@ -22,7 +22,16 @@ from ._errors import as_exception
 from ._groupanswer import ALL
 from ._records import Fulfilled, Rejected, Settled
 
-__all__ = ["LAYOUT", "Switch", "cancel_quietly", "read", "run_in_thread", "settle", "settled"]
+__all__ = [
+    "LAYOUT",
+    "Switch",
+    "call_back",
+    "cancel_quietly",
+    "read",
+    "run_in_thread",
+    "settle",
+    "settled",
+]
 
 
 class Switch:
@@ -103,8 +112,13 @@ def _stdlib_layout() -> bool:
     """Whether a settled stdlib future keeps its outcome where ``read`` looks."""
     try:
         value: Future[object] = Future()
+        fresh: Future[object] = Future()
         value.set_result(index := object())
-        return bool(value._state == "FINISHED" and value._result is index)
+        return bool(
+            value._state == "FINISHED"
+            and value._result is index
+            and type(fresh._done_callbacks) is list  # type: ignore[attr-defined]
+        )
     except Exception:  # pragma: no cover - a changed stdlib
         return False
 
@@ -148,6 +162,25 @@ def read(fut: Any, index: int) -> Settled[Any]:
     except BaseException as error:  # cancelled, or the engine failed to tell
         exc = error
     return Rejected(as_exception(exc), index)
+
+
+_DONE = ("FINISHED", "CANCELLED", "CANCELLED_AND_NOTIFIED")
+
+
+def call_back(fut: Any, callback: Callable[[Any], object]) -> None:
+    """``fut.add_done_callback(callback)``, without the future's lock for stdlib ones.
+
+    A stdlib future (a thread pool's) gets the callback appended to its
+    list: the list's append is atomic, and a future that settled meanwhile
+    may have passed over it, so it is called here when the future is done.
+    It may thus run twice: ``settle`` counts a task once.
+    """
+    if type(fut) is Future and LAYOUT:
+        fut._done_callbacks.append(callback)  # type: ignore[attr-defined]
+        if fut._state in _DONE:
+            callback(fut)
+    else:
+        fut.add_done_callback(callback)
 
 
 def cancel_quietly(fut: Any) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from futures_settle import Fulfilled, Rejected, SettleTimeoutError, TaskGroup
+from futures_settle._grouptasks import call_back
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -358,3 +359,47 @@ class TestMisuse:
             "TaskGroup() expected an executor with submit(), got the class "
             "ThreadPoolExecutor; pass an instance, e.g. ThreadPoolExecutor()"
         )
+
+
+class _SettledBeforeReturn(ThreadPoolExecutor):
+    """A thread pool whose submit() returns only once the task's future settled."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        fut = super().submit(fn, *args, **kwargs)
+        done = threading.Event()
+        fut.add_done_callback(lambda _: done.set())
+        assert done.wait(10)
+        return fut
+
+
+class TestCallbackWithoutTheFutureLock:
+    """On a thread pool the group appends its callback to the stdlib future's list
+    (no lock): a future that settled first must still be counted, once."""
+
+    def test_the_callback_of_a_done_stdlib_future_runs_at_once(self) -> None:
+        fut: Future[int] = Future()
+        fut.set_result(1)
+        seen: list[Future[int]] = []
+        call_back(fut, seen.append)
+        assert seen == [fut]
+
+    def test_the_callback_of_a_pending_stdlib_future_runs_when_it_settles(self) -> None:
+        fut: Future[int] = Future()
+        seen: list[Future[int]] = []
+        call_back(fut, seen.append)
+        assert seen == []
+        fut.cancel()
+        assert seen == [fut]
+
+    def test_tasks_settled_before_submit_returns_are_counted_once(self) -> None:
+        with _SettledBeforeReturn(2) as pool:
+            with TaskGroup(pool, mode="settled") as tg:
+                futs = [tg.submit(int, s) for s in ("1", "2", "x", "4")]
+            assert [f.done() for f in futs] == [True] * 4
+            records = tg.result()
+            assert [type(r) for r in records] == [Fulfilled, Fulfilled, Rejected, Fulfilled]
+            assert [r.index for r in records] == [0, 1, 2, 3]
+            with pytest.raises(BaseExceptionGroup) as info, TaskGroup(pool) as tg:  # noqa: PT012
+                tg.submit(int, "1")
+                tg.submit(int, "x")
+            assert str(info.value) == "1 of 2 tasks failed (1 sub-exception)"
