@@ -57,9 +57,9 @@ def run_in_thread(
     """A task on a thread pool: runs in the submitter's context, decides in its worker."""
     if group._stopping:
         raise CancelledError("the task group was cancelled before this task started")
-    context.run(set_task, group._probe)
     try:
-        value = context.run(fn, *args, **kwargs)
+        # One run of the context for both: entering a context costs.
+        value = context.run(_in_task, group._probe, fn, args, kwargs)
     except BaseException as exc:
         group._finished_task(index, True, exc)
         raise
@@ -70,6 +70,17 @@ def run_in_thread(
     finally:
         # This frame stays in a failure's traceback: no path back to the group.
         del group, context, fn, args, kwargs
+
+
+def _in_task(
+    probe: Any, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """In the task's own context: make ``check_cancelled`` read ``probe``, call ``fn``."""
+    set_task(probe)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        del fn, args, kwargs  # this frame stays in a failure's traceback
 
 
 def settle(ref: weakref.ref[Any], index: int, fut: Any) -> None:
