@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import weakref
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future
@@ -30,6 +31,7 @@ __all__ = [
     "read",
     "run_in_thread",
     "settle",
+    "settle_stdlib",
     "settled",
 ]
 
@@ -88,13 +90,23 @@ def settle(ref: weakref.ref[Any], index: int, fut: Any) -> None:
     group = ref()
     if group is None:
         return
-    if (
-        group._threads
-        and type(fut) is Future
-        and LAYOUT
-        and fut._state == "FINISHED"
-        and fut._exception is None
-    ):
+    try:
+        early = not settled(fut)
+    except Exception:  # an engine that cannot tell: read() records what it can
+        early = False
+    if early:
+        # An engine calling back before its future is done: the call that
+        # matters is the one after.
+        return
+    group._settle(index, fut)
+
+
+def settle_stdlib(ref: weakref.ref[Any], index: int, fut: Future[Any]) -> None:
+    """``settle`` for a stdlib future (``call_back``): it is done, its layout known."""
+    group = ref()
+    if group is None:
+        return
+    if group._threads and fut._state == "FINISHED" and fut._exception is None:
         # A value on a thread pool: its task already decided whether it
         # cancels the group (run_in_thread); its record is made when read,
         # from the future while the group keeps it (else _settle makes it).
@@ -107,15 +119,6 @@ def settle(ref: weakref.ref[Any], index: int, fut: Any) -> None:
                     if group._watchers or (group._idlers and not group._unsettled):
                         group._changed.notify_all()
                 return
-    else:
-        try:
-            early = not settled(fut)
-        except Exception:  # an engine that cannot tell: read() records what it can
-            early = False
-        if early:
-            # An engine calling back before its future is done: the call that
-            # matters is the one after.
-            return
     group._settle(index, fut)
 
 
@@ -178,20 +181,22 @@ def read(fut: Any, index: int) -> Settled[Any]:
 _DONE = ("FINISHED", "CANCELLED", "CANCELLED_AND_NOTIFIED")
 
 
-def call_back(fut: Any, callback: Callable[[Any], object]) -> None:
-    """``fut.add_done_callback(callback)``, without the future's lock for stdlib ones.
+def call_back(fut: Any, ref: weakref.ref[Any], index: int) -> None:
+    """Have ``fut`` report to the group (``ref``) as task ``index`` once it settles.
 
     A stdlib future (a thread pool's) gets the callback appended to its
-    list: the list's append is atomic, and a future that settled meanwhile
-    may have passed over it, so it is called here when the future is done.
-    It may thus run twice: ``settle`` counts a task once.
+    list, without the lock ``add_done_callback`` takes: the append is
+    atomic, and a future that settled meanwhile may have passed over it, so
+    it is called here when the future is done. It may thus run twice: the
+    group counts a task once.
     """
     if type(fut) is Future and LAYOUT:
+        callback = functools.partial(settle_stdlib, ref, index)
         fut._done_callbacks.append(callback)  # type: ignore[attr-defined]
         if fut._state in _DONE:
             callback(fut)
     else:
-        fut.add_done_callback(callback)
+        fut.add_done_callback(functools.partial(settle, ref, index))
 
 
 def cancel_quietly(fut: Any) -> None:

@@ -377,19 +377,34 @@ class TestCallbackWithoutTheFutureLock:
     (no lock): a future that settled first must still be counted, once."""
 
     def test_the_callback_of_a_done_stdlib_future_runs_at_once(self) -> None:
-        fut: Future[int] = Future()
-        fut.set_result(1)
-        seen: list[Future[int]] = []
-        call_back(fut, seen.append)
-        assert seen == [fut]
+        with ThreadPoolExecutor(1) as pool:
+            tg: TaskGroup[Any] = TaskGroup(pool)
+            with tg:
+                tg._unsettled += 1  # a task reserved by hand, as submit() does
+                tg._futures.append(None)
+                tg._records.append(None)
+                tg._counted.append(0)
+                fut: Future[int] = Future()
+                fut.set_result(1)
+                tg._futures[0] = fut
+                call_back(fut, tg._ref, 0)  # counted here: the exit does not wait
+        assert tg.result() == [1]
 
     def test_the_callback_of_a_pending_stdlib_future_runs_when_it_settles(self) -> None:
-        fut: Future[int] = Future()
-        seen: list[Future[int]] = []
-        call_back(fut, seen.append)
-        assert seen == []
-        fut.cancel()
-        assert seen == [fut]
+        with ThreadPoolExecutor(1) as pool:
+            tg: TaskGroup[Any] = TaskGroup(pool, mode="settled")
+            with tg:
+                tg._unsettled += 1
+                tg._futures.append(None)
+                tg._records.append(None)
+                tg._counted.append(0)
+                fut: Future[int] = Future()
+                tg._futures[0] = fut
+                call_back(fut, tg._ref, 0)
+                assert tg._unsettled == 1
+                fut.cancel()
+                assert tg._unsettled == 0
+        assert [type(r) for r in tg.result()] == [Rejected]
 
     def test_tasks_settled_before_submit_returns_are_counted_once(self) -> None:
         with _SettledBeforeReturn(2) as pool:
