@@ -26,10 +26,10 @@ from ._records import Fulfilled, Rejected, Settled
 __all__ = [
     "LAYOUT",
     "Switch",
+    "ThreadTask",
     "call_back",
     "cancel_quietly",
     "read",
-    "run_in_thread",
     "settle",
     "settle_stdlib",
     "settled",
@@ -48,30 +48,59 @@ class Switch:
         return self.on
 
 
-def run_in_thread(
-    group: Any,
-    index: int,
-    context: contextvars.Context,
-    fn: Callable[..., Any],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-) -> Any:
-    """A task on a thread pool: runs in the submitter's context, decides in its worker."""
-    if group._stopping:
-        raise CancelledError("the task group was cancelled before this task started")
-    try:
-        # One run of the context for both: entering a context costs.
-        value = context.run(_in_task, group._probe, fn, args, kwargs)
-    except BaseException as exc:
-        group._finished_task(index, True, exc)
-        raise
-    else:
-        if group._mode != ALL:
-            group._finished_task(index, False, None)
-        return value
-    finally:
-        # This frame stays in a failure's traceback: no path back to the group.
-        del group, context, fn, args, kwargs
+class ThreadTask:
+    """A task on a thread pool, and then its stdlib future's done-callback.
+
+    One object for both (``call_back`` appends it to the future's
+    callbacks): a task costs one object, not a wrapper's arguments plus a
+    callback. Run with no argument, it runs the function in the submitter's
+    context copy and decides in its worker whether its outcome cancels the
+    group; called back with the future, it reports to the group. Either way
+    it lets go of the group, the context and the function's arguments, so
+    that a future kept by the caller keeps none of them.
+    """
+
+    __slots__ = ("args", "context", "fn", "group", "index", "kwargs", "ref")
+
+    def __init__(
+        self,
+        group: Any,
+        index: int,
+        context: contextvars.Context,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> None:
+        self.group: Any = group
+        self.ref: weakref.ref[Any] = group._ref
+        self.index = index
+        self.context: contextvars.Context | None = context
+        self.fn: Callable[..., Any] | None = fn
+        self.args: tuple[Any, ...] | None = args
+        self.kwargs: dict[str, Any] | None = kwargs
+
+    def __call__(self, fut: Future[Any] | None = None) -> Any:
+        if fut is not None:  # the future's done-callback: the task is over
+            self.group = self.context = self.fn = self.args = self.kwargs = None
+            settle_stdlib(self.ref, self.index, fut)
+            return None
+        group, context, fn, args, kwargs = self.group, self.context, self.fn, self.args, self.kwargs
+        self.group = self.context = self.fn = self.args = self.kwargs = None
+        try:
+            if group._stopping:
+                raise CancelledError("the task group was cancelled before this task started")
+            try:
+                # One run of the context for both: entering a context costs.
+                value = context.run(_in_task, group._probe, fn, args, kwargs)  # type: ignore[union-attr, arg-type]
+            except BaseException as exc:
+                group._finished_task(self.index, True, exc)
+                raise
+            if group._mode != ALL:
+                group._finished_task(self.index, False, None)
+            return value
+        finally:
+            # This frame stays in a failure's traceback: no path back to the group.
+            del group, context, fn, args, kwargs
 
 
 def _in_task(
@@ -181,17 +210,17 @@ def read(fut: Any, index: int) -> Settled[Any]:
 _DONE = ("FINISHED", "CANCELLED", "CANCELLED_AND_NOTIFIED")
 
 
-def call_back(fut: Any, ref: weakref.ref[Any], index: int) -> None:
+def call_back(fut: Any, ref: weakref.ref[Any], index: int, task: ThreadTask | None = None) -> None:
     """Have ``fut`` report to the group (``ref``) as task ``index`` once it settles.
 
-    A stdlib future (a thread pool's) gets the callback appended to its
-    list, without the lock ``add_done_callback`` takes: the append is
-    atomic, and a future that settled meanwhile may have passed over it, so
-    it is called here when the future is done. It may thus run twice: the
-    group counts a task once.
+    A stdlib future (a thread pool's) gets the callback (``task`` itself,
+    when given) appended to its list, without the lock
+    ``add_done_callback`` takes: the append is atomic, and a future that
+    settled meanwhile may have passed over it, so it is called here when
+    the future is done. It may thus run twice: the group counts a task once.
     """
     if type(fut) is Future and LAYOUT:
-        callback = functools.partial(settle_stdlib, ref, index)
+        callback = functools.partial(settle_stdlib, ref, index) if task is None else task
         fut._done_callbacks.append(callback)  # type: ignore[attr-defined]
         if fut._state in _DONE:
             callback(fut)

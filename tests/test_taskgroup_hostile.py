@@ -418,3 +418,39 @@ class TestCallbackWithoutTheFutureLock:
                 tg.submit(int, "1")
                 tg.submit(int, "x")
             assert str(info.value) == "1 of 2 tasks failed (1 sub-exception)"
+
+
+class TestKeptFutures:
+    def test_a_kept_future_keeps_neither_the_group_nor_the_arguments(
+        self, pool: ThreadPoolExecutor, gate: threading.Event
+    ) -> None:
+        """On a thread pool the task object is also its future's callback: once the
+        task ran, or was cancelled before it started, it lets go of both."""
+
+        class Arg:
+            pass
+
+        gc.collect()
+        arg, queued_arg = Arg(), Arg()
+        arg_ref, queued_ref = weakref.ref(arg), weakref.ref(queued_arg)
+        tg: TaskGroup[Any] = TaskGroup(pool, mode="settled")
+        with tg:
+            blockers = [tg.submit(gate.wait, 30) for _ in range(2)]  # both workers busy
+            ran = tg.submit(id, arg)
+            queued = tg.submit(id, queued_arg)
+            tg.cancel()  # the queued tasks never start
+            gate.set()
+        group_ref = weakref.ref(tg)
+        del tg, arg, queued_arg
+        gc.collect()
+        assert [f.done() for f in (*blockers, ran, queued)] == [True] * 4
+        assert (group_ref(), arg_ref(), queued_ref()) == (None, None, None)
+        blockers.clear()
+        with TaskGroup(pool) as tg2:
+            value = Arg()
+            value_ref = weakref.ref(value)
+            done = tg2.submit(id, value)
+        del value, tg2
+        gc.collect()
+        assert done.result() > 0
+        assert value_ref() is None
