@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import weakref
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future
@@ -22,7 +23,17 @@ from ._errors import as_exception
 from ._groupanswer import ALL
 from ._records import Fulfilled, Rejected, Settled
 
-__all__ = ["LAYOUT", "Switch", "cancel_quietly", "read", "run_in_thread", "settle", "settled"]
+__all__ = [
+    "LAYOUT",
+    "Switch",
+    "ThreadTask",
+    "call_back",
+    "cancel_quietly",
+    "read",
+    "settle",
+    "settle_stdlib",
+    "settled",
+]
 
 
 class Switch:
@@ -37,30 +48,70 @@ class Switch:
         return self.on
 
 
-def run_in_thread(
-    group: Any,
-    index: int,
-    context: contextvars.Context,
-    fn: Callable[..., Any],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
+class ThreadTask:
+    """A task on a thread pool, and then its stdlib future's done-callback.
+
+    One object for both (``call_back`` appends it to the future's
+    callbacks): a task costs one object, not a wrapper's arguments plus a
+    callback. Run with no argument, it runs the function in the submitter's
+    context copy and decides in its worker whether its outcome cancels the
+    group; called back with the future, it reports to the group. Either way
+    it lets go of the group, the context and the function's arguments, so
+    that a future kept by the caller keeps none of them.
+    """
+
+    __slots__ = ("args", "context", "fn", "group", "index", "kwargs", "ref")
+
+    def __init__(
+        self,
+        group: Any,
+        index: int,
+        context: contextvars.Context,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> None:
+        self.group: Any = group
+        self.ref: weakref.ref[Any] = group._ref
+        self.index = index
+        self.context: contextvars.Context | None = context
+        self.fn: Callable[..., Any] | None = fn
+        self.args: tuple[Any, ...] | None = args
+        self.kwargs: dict[str, Any] | None = kwargs
+
+    def __call__(self, fut: Future[Any] | None = None) -> Any:
+        if fut is not None:  # the future's done-callback: the task is over
+            self.group = self.context = self.fn = self.args = self.kwargs = None
+            settle_stdlib(self.ref, self.index, fut)
+            return None
+        group, context, fn, args, kwargs = self.group, self.context, self.fn, self.args, self.kwargs
+        self.group = self.context = self.fn = self.args = self.kwargs = None
+        try:
+            if group._stopping:
+                raise CancelledError("the task group was cancelled before this task started")
+            try:
+                # One run of the context for both: entering a context costs.
+                value = context.run(_in_task, group._probe, fn, args, kwargs)  # type: ignore[union-attr, arg-type]
+            except BaseException as exc:
+                group._finished_task(self.index, True, exc)
+                raise
+            if group._mode != ALL:
+                group._finished_task(self.index, False, None)
+            return value
+        finally:
+            # This frame stays in a failure's traceback: no path back to the group.
+            del group, context, fn, args, kwargs
+
+
+def _in_task(
+    probe: Any, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
-    """A task on a thread pool: runs in the submitter's context, decides in its worker."""
-    if group._stopping:
-        raise CancelledError("the task group was cancelled before this task started")
-    context.run(set_task, group._probe)
+    """In the task's own context: make ``check_cancelled`` read ``probe``, call ``fn``."""
+    set_task(probe)
     try:
-        value = context.run(fn, *args, **kwargs)
-    except BaseException as exc:
-        group._finished_task(index, True, exc)
-        raise
-    else:
-        if group._mode != ALL:
-            group._finished_task(index, False, None)
-        return value
+        return fn(*args, **kwargs)
     finally:
-        # This frame stays in a failure's traceback: no path back to the group.
-        del group, context, fn, args, kwargs
+        del fn, args, kwargs  # this frame stays in a failure's traceback
 
 
 def settle(ref: weakref.ref[Any], index: int, fut: Any) -> None:
@@ -68,13 +119,23 @@ def settle(ref: weakref.ref[Any], index: int, fut: Any) -> None:
     group = ref()
     if group is None:
         return
-    if (
-        group._threads
-        and type(fut) is Future
-        and LAYOUT
-        and fut._state == "FINISHED"
-        and fut._exception is None
-    ):
+    try:
+        early = not settled(fut)
+    except Exception:  # an engine that cannot tell: read() records what it can
+        early = False
+    if early:
+        # An engine calling back before its future is done: the call that
+        # matters is the one after.
+        return
+    group._settle(index, fut)
+
+
+def settle_stdlib(ref: weakref.ref[Any], index: int, fut: Future[Any]) -> None:
+    """``settle`` for a stdlib future (``call_back``): it is done, its layout known."""
+    group = ref()
+    if group is None:
+        return
+    if group._threads and fut._state == "FINISHED" and fut._exception is None:
         # A value on a thread pool: its task already decided whether it
         # cancels the group (run_in_thread); its record is made when read,
         # from the future while the group keeps it (else _settle makes it).
@@ -87,15 +148,6 @@ def settle(ref: weakref.ref[Any], index: int, fut: Any) -> None:
                     if group._watchers or (group._idlers and not group._unsettled):
                         group._changed.notify_all()
                 return
-    else:
-        try:
-            early = not settled(fut)
-        except Exception:  # an engine that cannot tell: read() records what it can
-            early = False
-        if early:
-            # An engine calling back before its future is done: the call that
-            # matters is the one after.
-            return
     group._settle(index, fut)
 
 
@@ -103,8 +155,13 @@ def _stdlib_layout() -> bool:
     """Whether a settled stdlib future keeps its outcome where ``read`` looks."""
     try:
         value: Future[object] = Future()
+        fresh: Future[object] = Future()
         value.set_result(index := object())
-        return bool(value._state == "FINISHED" and value._result is index)
+        return bool(
+            value._state == "FINISHED"
+            and value._result is index
+            and type(fresh._done_callbacks) is list  # type: ignore[attr-defined]
+        )
     except Exception:  # pragma: no cover - a changed stdlib
         return False
 
@@ -148,6 +205,27 @@ def read(fut: Any, index: int) -> Settled[Any]:
     except BaseException as error:  # cancelled, or the engine failed to tell
         exc = error
     return Rejected(as_exception(exc), index)
+
+
+_DONE = ("FINISHED", "CANCELLED", "CANCELLED_AND_NOTIFIED")
+
+
+def call_back(fut: Any, ref: weakref.ref[Any], index: int, task: ThreadTask | None = None) -> None:
+    """Have ``fut`` report to the group (``ref``) as task ``index`` once it settles.
+
+    A stdlib future (a thread pool's) gets the callback (``task`` itself,
+    when given) appended to its list, without the lock
+    ``add_done_callback`` takes: the append is atomic, and a future that
+    settled meanwhile may have passed over it, so it is called here when
+    the future is done. It may thus run twice: the group counts a task once.
+    """
+    if type(fut) is Future and LAYOUT:
+        callback = functools.partial(settle_stdlib, ref, index) if task is None else task
+        fut._done_callbacks.append(callback)  # type: ignore[attr-defined]
+        if fut._state in _DONE:
+            callback(fut)
+    else:
+        fut.add_done_callback(functools.partial(settle, ref, index))
 
 
 def cancel_quietly(fut: Any) -> None:

@@ -8,7 +8,6 @@ counted, cancelled and waited for is ``_groupstate``.
 from __future__ import annotations
 
 import contextvars
-import functools
 import threading
 import time
 import uuid
@@ -21,7 +20,7 @@ from ._cancelflag import CancelFlag, RemoteTask, running_task
 from ._errors import reraise
 from ._groupanswer import ALL, BODY, CANCEL, DEADLINE, MODES, SETTLED, WINNER
 from ._groupstate import EXITING, FINISHED, INTERRUPTED, LONGEST, NEW, OPEN, GroupState
-from ._grouptasks import cancel_quietly, run_in_thread, settle
+from ._grouptasks import ThreadTask, call_back, cancel_quietly
 from ._inputs import deadline_of
 from ._records import Settled
 
@@ -227,9 +226,10 @@ class TaskGroup(GroupState, Generic[R]):
             self._unsettled += 1
         try:
             if self._threads:
-                ctx = contextvars.copy_context()
-                fut = self._executor.submit(run_in_thread, self, index, ctx, fn, args, kwargs)
+                task = ThreadTask(self, index, contextvars.copy_context(), fn, args, kwargs)
+                fut = self._executor.submit(task)
             else:
+                task = None
                 assert self._flag is not None
                 token = f"{self._token}-{index}"
                 fut = self._executor.submit(RemoteTask(fn, args, kwargs, self._flag, token))
@@ -242,7 +242,7 @@ class TaskGroup(GroupState, Generic[R]):
             futures = self._futures
             if index < len(futures):  # else Ctrl-C ended the group meanwhile
                 futures[index] = fut
-            fut.add_done_callback(functools.partial(settle, self._ref, index))
+            call_back(fut, self._ref, index, task)
         except BaseException as error:
             # No callback (refused, or Ctrl-C before it was added), no news
             # of this task: count it now, or the exit would wait forever.

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from futures_settle import Fulfilled, Rejected, SettleTimeoutError, TaskGroup
+from futures_settle._grouptasks import call_back
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -367,3 +368,98 @@ class TestMisuse:
             "TaskGroup() expected an executor with submit(), got the class "
             "ThreadPoolExecutor; pass an instance, e.g. ThreadPoolExecutor()"
         )
+
+
+class _SettledBeforeReturn(ThreadPoolExecutor):
+    """A thread pool whose submit() returns only once the task's future settled."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        fut = super().submit(fn, *args, **kwargs)
+        done = threading.Event()
+        fut.add_done_callback(lambda _: done.set())
+        assert done.wait(10)
+        return fut
+
+
+class TestCallbackWithoutTheFutureLock:
+    """On a thread pool the group appends its callback to the stdlib future's list
+    (no lock): a future that settled first must still be counted, once."""
+
+    def test_the_callback_of_a_done_stdlib_future_runs_at_once(self) -> None:
+        with ThreadPoolExecutor(1) as pool:
+            tg: TaskGroup[Any] = TaskGroup(pool)
+            with tg:
+                tg._unsettled += 1  # a task reserved by hand, as submit() does
+                tg._futures.append(None)
+                tg._records.append(None)
+                tg._counted.append(0)
+                fut: Future[int] = Future()
+                fut.set_result(1)
+                tg._futures[0] = fut
+                call_back(fut, tg._ref, 0)  # counted here: the exit does not wait
+        assert tg.result() == [1]
+
+    def test_the_callback_of_a_pending_stdlib_future_runs_when_it_settles(self) -> None:
+        with ThreadPoolExecutor(1) as pool:
+            tg: TaskGroup[Any] = TaskGroup(pool, mode="settled")
+            with tg:
+                tg._unsettled += 1
+                tg._futures.append(None)
+                tg._records.append(None)
+                tg._counted.append(0)
+                fut: Future[int] = Future()
+                tg._futures[0] = fut
+                call_back(fut, tg._ref, 0)
+                assert tg._unsettled == 1
+                fut.cancel()
+                assert tg._unsettled == 0
+        assert [type(r) for r in tg.result()] == [Rejected]
+
+    def test_tasks_settled_before_submit_returns_are_counted_once(self) -> None:
+        with _SettledBeforeReturn(2) as pool:
+            with TaskGroup(pool, mode="settled") as tg:
+                futs = [tg.submit(int, s) for s in ("1", "2", "x", "4")]
+            assert [f.done() for f in futs] == [True] * 4
+            records = tg.result()
+            assert [type(r) for r in records] == [Fulfilled, Fulfilled, Rejected, Fulfilled]
+            assert [r.index for r in records] == [0, 1, 2, 3]
+            with pytest.raises(BaseExceptionGroup) as info, TaskGroup(pool) as tg:  # noqa: PT012
+                tg.submit(int, "1")
+                tg.submit(int, "x")
+            assert str(info.value) == "1 of 2 tasks failed (1 sub-exception)"
+
+
+class TestKeptFutures:
+    def test_a_kept_future_keeps_neither_the_group_nor_the_arguments(
+        self, pool: ThreadPoolExecutor, gate: threading.Event
+    ) -> None:
+        """On a thread pool the task object is also its future's callback: once the
+        task ran, or was cancelled before it started, it lets go of both."""
+
+        class Arg:
+            pass
+
+        gc.collect()
+        arg, queued_arg = Arg(), Arg()
+        arg_ref, queued_ref = weakref.ref(arg), weakref.ref(queued_arg)
+        tg: TaskGroup[Any] = TaskGroup(pool, mode="settled")
+        with tg:
+            blockers = [tg.submit(gate.wait, 30) for _ in range(2)]  # both workers busy
+            ran = tg.submit(id, arg)
+            queued = tg.submit(id, queued_arg)
+            tg.cancel()  # the queued tasks never start
+            gate.set()
+        group_ref = weakref.ref(tg)
+        del tg, arg, queued_arg
+        gc.collect()
+        assert [f.done() for f in (*blockers, ran, queued)] == [True] * 4
+        assert (group_ref(), arg_ref(), queued_ref()) == (None, None, None)
+        blockers.clear()
+        with TaskGroup(pool) as tg2:
+            value = Arg()
+            value_ref = weakref.ref(value)
+            done = tg2.submit(id, value)
+        del value, tg2
+        gc.collect()
+        assert done.result() > 0
+        assert value_ref() is None
