@@ -104,7 +104,7 @@ def test_first_and_body(engine: Any, events: Callable[[], Any]) -> None:
 def test_settled_deadline_records(engine: Any, events: Callable[[], Any]) -> None:
     """mode="settled" at the deadline: the stopped tasks give Rejected(SettleTimeoutError)."""
     started = events()
-    with TaskGroup(engine, mode="settled", timeout=0.3) as tg:
+    with TaskGroup(engine, mode="settled", timeout=1.0) as tg:
         tg.submit(tasks.identity, "early").result(30)
         tg.submit(group_tasks.spin, started)
         started.wait(30)
