@@ -22,6 +22,7 @@ from ._cancelflag import set_task
 from ._errors import as_exception
 from ._groupanswer import ALL
 from ._records import Fulfilled, Rejected, Settled
+from ._state import FAST_PATH
 
 __all__ = [
     "LAYOUT",
@@ -151,23 +152,11 @@ def settle_stdlib(ref: weakref.ref[Any], index: int, fut: Future[Any]) -> None:
     group._settle(index, fut)
 
 
-def _stdlib_layout() -> bool:
-    """Whether a settled stdlib future keeps its outcome where ``read`` looks."""
-    try:
-        value: Future[object] = Future()
-        fresh: Future[object] = Future()
-        value.set_result(index := object())
-        return bool(
-            value._state == "FINISHED"
-            and value._result is index
-            and type(fresh._done_callbacks) is list  # type: ignore[attr-defined]
-        )
-    except Exception:  # pragma: no cover - a changed stdlib
-        return False
-
-
 _DIRECT: dict[type, bool] = {}  # future types read through their attributes
-LAYOUT = _stdlib_layout()
+# Stdlib futures are read through their attributes, and their callback
+# list appended to without its lock, only where the waiting core's probe
+# found that layout (and a GIL that orders it).
+LAYOUT = FAST_PATH
 _STDLIB_METHODS = ("result", "exception", "cancelled", "done", "set_result", "set_exception")
 
 
