@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from futures_settle import Fulfilled, Rejected, map_settled
@@ -132,3 +132,61 @@ def test_map_settled_chunks_with_failures_split_into_batches(ordered: bool) -> N
             assert r.reason.args == (r.index,)
         else:
             assert r == Fulfilled(r.index, r.index)
+
+
+class _Raiser:
+    """Fails the items in ``bad``: each raises its own exception object, on every run."""
+
+    def __init__(self, bad: set[int]) -> None:
+        self.errors = {i: Boom(i) for i in bad}
+
+    def __call__(self, x: int) -> Any:
+        exc = self.errors.get(x)
+        if exc is not None:
+            raise exc
+        return (x, "value")
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    failing=st.lists(st.booleans(), max_size=40),
+    chunksize=st.integers(2, 9),
+    buffersize=st.none() | st.integers(1, 30),
+    ordered=st.booleans(),
+    hook=st.booleans(),
+)
+def test_chunks_give_the_records_of_single_items(
+    failing: list[bool], chunksize: int, buffersize: int | None, ordered: bool, hook: bool
+) -> None:
+    """map_settled in chunks of k yields the very records it yields with chunksize=1.
+
+    Same values, the same exception objects, the same indexes; in input order
+    when ordered; and the progress hook sees each record handed out, once.
+    """
+    n = len(failing)
+    fn = _Raiser({i for i, f in enumerate(failing) if f})
+    with ThreadPoolExecutor(2) as pool:
+        single = list(map_settled(fn, range(n), executor=pool, chunksize=1))
+        seen: list[Any] = []
+        chunked = list(
+            map_settled(
+                fn,
+                range(n),
+                executor=pool,
+                chunksize=chunksize,
+                buffersize=buffersize,
+                ordered=ordered,
+                progress=seen.append if hook else None,
+            )
+        )
+    assert [r.index for r in single] == list(range(n))
+    if ordered:
+        assert [r.index for r in chunked] == list(range(n))
+    by_index = sorted(chunked, key=lambda r: r.index)
+    assert by_index == single  # Rejected compares its exception by identity
+    for got, want in zip(by_index, single, strict=True):
+        assert type(got) is type(want)
+        if type(got) is Rejected:
+            assert got.reason is fn.errors[got.index]
+    if hook:
+        assert sorted(seen, key=lambda r: r.index) == single
