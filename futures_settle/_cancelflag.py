@@ -249,7 +249,10 @@ def check_cancelled() -> None:
     in the group's body. It reads a flag, nothing more: cheap enough to call
     in a loop. Outside a task of a :class:`TaskGroup` (in the body, in plain
     ``executor.submit`` work) it does nothing; a group's body that runs in
-    a task of another group answers for that other group.
+    a task of another group answers for that other group. It reads the
+    task's ``contextvars`` context: in a thread the task starts itself, it
+    does nothing unless that thread runs in a copy of the task's context
+    (``contextvars.copy_context().run``).
 
     It works in thread pools, process pools, loky and dask workers on the
     same machine as the group (on a remote dask worker it never raises).

@@ -268,6 +268,36 @@ class TestSubmitCancelAsSettled:
             tg.cancel()
             check_cancelled()  # the body is not a task
 
+    def test_check_cancelled_in_a_thread_a_task_starts(self, pool: ThreadPoolExecutor) -> None:
+        """A thread a task starts reads its group only in a copy of the task's context."""
+        started, cancelled = threading.Event(), threading.Event()
+        seen: dict[str, bool] = {}
+
+        def probe(name: str) -> None:
+            cancelled.wait(30)
+            try:
+                check_cancelled()
+            except CancelledError:
+                seen[name] = True
+            else:
+                seen[name] = False
+
+        def task() -> None:
+            started.set()
+            plain = threading.Thread(target=probe, args=("plain",))
+            copied = threading.Thread(target=contextvars.copy_context().run, args=(probe, "copied"))
+            plain.start()
+            copied.start()
+            plain.join(30)
+            copied.join(30)
+
+        with TaskGroup(pool, mode="settled") as tg:
+            tg.submit(task)
+            assert started.wait(30)
+            tg.cancel()
+            cancelled.set()
+        assert seen == {"plain": False, "copied": True}
+
 
 class TestCancelling:
     @pytest.mark.parametrize("cause", ["failure", "winner", "deadline", "cancel", "body"])
