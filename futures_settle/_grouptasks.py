@@ -56,12 +56,16 @@ class ThreadTask:
     callbacks): a task costs one object, not a wrapper's arguments plus a
     callback. Run with no argument, it runs the function in the submitter's
     context copy and decides in its worker whether its outcome cancels the
-    group; called back with the future, it reports to the group. Either way
-    it lets go of the group, the context and the function's arguments, so
-    that a future kept by the caller keeps none of them.
+    group; called back with the future, it reports to the group and lets
+    go of the context and the function's arguments, so that a future kept
+    by the caller keeps none of them. A run keeps them: an executor may
+    call what it was given again (a retry), and the function then runs
+    again. It reaches its group only through a weak reference: the group
+    waits for its tasks, and a failure whose traceback holds the task (in
+    an executor's own frames) must not hold the group.
     """
 
-    __slots__ = ("args", "context", "fn", "group", "index", "kwargs", "ref")
+    __slots__ = ("args", "context", "fn", "index", "kwargs", "ref")
 
     def __init__(
         self,
@@ -72,7 +76,6 @@ class ThreadTask:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> None:
-        self.group: Any = group
         self.ref: weakref.ref[Any] = group._ref
         self.index = index
         self.context: contextvars.Context | None = context
@@ -82,22 +85,24 @@ class ThreadTask:
 
     def __call__(self, fut: Future[Any] | None = None) -> Any:
         if fut is not None:  # the future's done-callback: the task is over
-            self.group = self.context = self.fn = self.args = self.kwargs = None
+            self.context = self.fn = self.args = self.kwargs = None
             settle_stdlib(self.ref, self.index, fut)
             return None
-        group, context, fn, args, kwargs = self.group, self.context, self.fn, self.args, self.kwargs
-        self.group = self.context = self.fn = self.args = self.kwargs = None
+        group, context, fn, args, kwargs = self.ref(), self.context, self.fn, self.args, self.kwargs
+        index = self.index
+        del self  # this frame stays in a failure's traceback
         try:
-            if group._stopping:
+            # A group that is gone (Ctrl-C left it) no longer wants the task.
+            if group is None or group._stopping:
                 raise CancelledError("the task group was cancelled before this task started")
             try:
                 # One run of the context for both: entering a context costs.
                 value = context.run(_in_task, group._probe, fn, args, kwargs)  # type: ignore[union-attr, arg-type]
             except BaseException as exc:
-                group._finished_task(self.index, True, exc)
+                group._finished_task(index, True, exc)
                 raise
             if group._mode != ALL:
-                group._finished_task(self.index, False, None)
+                group._finished_task(index, False, None)
             return value
         finally:
             # This frame stays in a failure's traceback: no path back to the group.

@@ -463,3 +463,71 @@ class TestKeptFutures:
         gc.collect()
         assert done.result() > 0
         assert value_ref() is None
+
+
+class _RetryingPool(ThreadPoolExecutor):
+    """A thread pool that calls a submitted callable again when it raises, once."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        def retried() -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except Exception:
+                return fn(*args, **kwargs)
+
+        return super().submit(retried)
+
+
+class TestExecutorRunningATaskTwice:
+    def test_a_retried_task_calls_its_function_again(self) -> None:
+        """An executor that retries the callable it was given runs the function again, not
+        an AttributeError from a task object that let go of its group after the first run."""
+        calls: list[int] = []
+
+        def flaky() -> str:
+            calls.append(len(calls))
+            if len(calls) == 1:
+                raise ValueError("first try")
+            return "second try"
+
+        with _RetryingPool(1) as pool:
+            with TaskGroup(pool, mode="settled") as tg:
+                tg.submit(flaky)
+            assert tg.result() == [Fulfilled("second try", 0)]
+        assert calls == [0, 1]
+
+    def test_a_failure_through_an_executors_frame_keeps_no_cycle(self) -> None:
+        """A failure's traceback holds the executor's frame, which holds the task object it
+        ran: that object must not lead back to the group (which holds the failure)."""
+
+        class Wrapped(Future[Any]):
+            pass
+
+        class WrappingPool(ThreadPoolExecutor):
+            def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+                out: Wrapped = Wrapped()
+
+                def run() -> None:
+                    try:
+                        out.set_result(fn(*args, **kwargs))
+                    except BaseException as exc:
+                        out.set_exception(exc)
+
+                super().submit(run).result()  # settled before submit returns
+                return out
+
+        def fail() -> None:
+            raise ValueError("boom")
+
+        with WrappingPool(1) as pool:
+            gc.collect()
+            gc.disable()
+            try:
+                with TaskGroup(pool, mode="settled") as tg:
+                    failed = tg.submit(fail)
+                group_ref = weakref.ref(tg)
+                del tg
+                assert group_ref() is None  # freed by reference counting alone
+            finally:
+                gc.enable()
+        assert type(failed.exception()) is ValueError
