@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import weakref
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -190,3 +190,38 @@ def test_chunks_give_the_records_of_single_items(
             assert got.reason is fn.errors[got.index]
     if hook:
         assert sorted(seen, key=lambda r: r.index) == single
+
+
+class _HalfInline:
+    """Runs a chunk in submit() unless its first item is "hang": that chunk never settles."""
+
+    def submit(self, fn: Any, /, *args: Any) -> Future[Any]:
+        f: Future[Any] = Future()
+        if args[1][0] != ("hang",):
+            f.set_result(fn(*args))
+        return f
+
+
+def test_deadline_with_a_chunk_with_failures_waiting() -> None:
+    """At the deadline, a settled chunk with failures waiting behind an unsettled one gives
+    its records, the very exceptions, after the timeouts, in order."""
+    fn = _Raiser({5, 7})
+    records = list(
+        map_settled(
+            fn,
+            ["hang"] * 4 + [4, 5, 6, 7],
+            executor=_HalfInline(),
+            chunksize=4,
+            buffersize=8,
+            timeout=0.05,
+        )
+    )
+    assert [(type(r.reason), r.index) for r in records[:4]] == [  # type: ignore[union-attr]
+        (SettleTimeoutError, i) for i in range(4)
+    ]
+    assert records[4:] == [
+        Fulfilled((4, "value"), 4),
+        Rejected(fn.errors[5], 5),
+        Fulfilled((6, "value"), 6),
+        Rejected(fn.errors[7], 7),
+    ]
