@@ -848,10 +848,13 @@ class _Shared(RuleBasedStateMachine):
 
     @invariant()
     def entries_stay_bounded(self) -> None:
-        live = 6 * len(self.waiting) + 1  # positions of the calls that may still wait
+        # A hub prunes its finished entries when full, then lets the list grow to twice
+        # what was left: the positions of the calls that may still wait, and of the
+        # poll that pruned (up to 6 each).
+        live = 6 * (len(self.waiting) + 1)
         for a in self.inputs:
             for hub in _hubs_of(a.fut):
-                assert len(hub.more or ()) <= max(16, 2 * live)
+                assert len(hub.more or ()) <= max(_core._PRUNE_AT, 2 * live)
 
     def teardown(self) -> None:
         for a in self.inputs:
