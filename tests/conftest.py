@@ -111,3 +111,20 @@ def client() -> Iterator[Any]:
         distributed.Client(cluster) as c,
     ):
         yield c
+
+
+@pytest.fixture
+def pool() -> Iterator[ThreadPoolExecutor]:
+    """A fresh pool of two workers: tests block them on purpose to keep work queued."""
+    with ThreadPoolExecutor(2) as p:
+        yield p
+
+
+@pytest.fixture
+def gate() -> Iterator[threading.Event]:
+    """An event that is set when the test ends, so nothing waits on it past the test."""
+    ev = threading.Event()
+    try:
+        yield ev
+    finally:
+        ev.set()

@@ -13,7 +13,7 @@ import threading
 import time
 import types
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from typing import Any
 
@@ -32,22 +32,6 @@ import group_tasks
 import tasks
 
 pytestmark = pytest.mark.timeout(30)
-
-
-@pytest.fixture
-def pool() -> Iterator[ThreadPoolExecutor]:
-    """Two workers: tests block them on purpose to keep work queued."""
-    with ThreadPoolExecutor(2) as p:
-        yield p
-
-
-@pytest.fixture
-def gate() -> Iterator[threading.Event]:
-    ev = threading.Event()
-    try:
-        yield ev
-    finally:
-        ev.set()
 
 
 def fail(message: str) -> Any:

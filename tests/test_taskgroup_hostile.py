@@ -24,21 +24,6 @@ from futures_settle._grouptasks import call_back
 pytestmark = pytest.mark.timeout(30)
 
 
-@pytest.fixture
-def pool() -> Iterator[ThreadPoolExecutor]:
-    with ThreadPoolExecutor(2) as p:
-        yield p
-
-
-@pytest.fixture
-def gate() -> Iterator[threading.Event]:
-    ev = threading.Event()
-    try:
-        yield ev
-    finally:
-        ev.set()
-
-
 def run(tg: TaskGroup[Any], body: Callable[[TaskGroup[Any]], object]) -> None:
     """``with tg: body(tg)``, as one statement for ``pytest.raises``."""
     with tg:
