@@ -12,6 +12,7 @@ __all__ = [
     "call_timeout",
     "input_timeout",
     "reraise",
+    "timed_out",
 ]
 
 
@@ -86,16 +87,29 @@ def _seconds(timeout: float | None) -> float:
     return float("inf") if timeout is None else as_seconds(timeout)
 
 
-def call_timeout(fn: str, timeout: float | None, unfinished: int, total: int) -> SettleTimeoutError:
-    """The error a call raises at its deadline."""
-    noun = "input" if total == 1 else "inputs"
+def timed_out(
+    what: str,
+    noun: str,
+    timeout: float | None,
+    unfinished: int,
+    total: int,
+    index: object = None,
+) -> SettleTimeoutError:
+    """``"<what> timed out after <s> s with <n> of <total> <noun>s unfinished"``."""
     seconds = _seconds(timeout)
+    nouns = noun if total == 1 else f"{noun}s"
     return SettleTimeoutError(
-        f"{fn}() timed out after {seconds:g} s with {unfinished} of {total} {noun} unfinished",
+        f"{what} timed out after {seconds:g} s with {unfinished} of {total} {nouns} unfinished",
         timeout=seconds,
         unfinished=unfinished,
         total=total,
+        index=index,
     )
+
+
+def call_timeout(fn: str, timeout: float | None, unfinished: int, total: int) -> SettleTimeoutError:
+    """The error a call raises at its deadline."""
+    return timed_out(f"{fn}()", "input", timeout, unfinished, total)
 
 
 def input_timeout(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._errors import SettleTimeoutError, as_seconds
+from ._errors import SettleTimeoutError, timed_out
 from ._records import Rejected
 
 __all__ = [
@@ -34,16 +34,8 @@ def timeout_error(
     timeout: float | None, unfinished: int, total: int, index: int | None = None
 ) -> SettleTimeoutError:
     """The group's error at its deadline, or (with ``index``) a stopped task's reason."""
-    seconds = as_seconds(timeout) if timeout is not None else float("inf")
-    noun = "task" if total == 1 else "tasks"
     where = "TaskGroup" if index is None else f"task {index} of a TaskGroup"
-    return SettleTimeoutError(
-        f"{where} timed out after {seconds:g} s with {unfinished} of {total} {noun} unfinished",
-        timeout=seconds,
-        unfinished=unfinished,
-        total=total,
-        index=index,
-    )
+    return timed_out(where, "task", timeout, unfinished, total, index)
 
 
 def exit_error(
