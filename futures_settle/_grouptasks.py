@@ -19,10 +19,12 @@ from concurrent.futures import CancelledError, Future
 from typing import Any
 
 from ._cancelflag import set_task
+from ._engines import OK, PENDING, read_one
 from ._errors import as_exception
 from ._groupanswer import ALL
 from ._records import Fulfilled, Rejected, Settled
-from ._state import FAST_PATH
+from ._state import FAST, FAST_PATH, is_done, settled
+from ._state import read as read_outcome
 
 __all__ = [
     "LAYOUT",
@@ -157,51 +159,27 @@ def settle_stdlib(ref: weakref.ref[Any], index: int, fut: Future[Any]) -> None:
     group._settle(index, fut)
 
 
-_DIRECT: dict[type, bool] = {}  # future types read through their attributes
 # Stdlib futures are read through their attributes, and their callback
 # list appended to without its lock, only where the waiting core's probe
 # found that layout (and a GIL that orders it).
 LAYOUT = FAST_PATH
-_STDLIB_METHODS = ("result", "exception", "cancelled", "done", "set_result", "set_exception")
-
-
-def _direct(t: type) -> bool:
-    direct = _DIRECT.get(t)
-    if direct is None:
-        direct = _DIRECT[t] = (
-            LAYOUT
-            and issubclass(t, Future)
-            and all(getattr(t, m) is getattr(Future, m) for m in _STDLIB_METHODS)
-        )
-    return direct
-
-
-def settled(fut: Any) -> bool:
-    if _direct(type(fut)):
-        return fut._state in ("FINISHED", "CANCELLED", "CANCELLED_AND_NOTIFIED")
-    return bool(fut.done())
 
 
 def read(fut: Any, index: int) -> Settled[Any]:
-    """The record of a settled future: read directly for stdlib ones (loky's too)."""
-    if _direct(type(fut)):
-        if fut._state == "FINISHED":
-            exc = fut._exception
-            if exc is None:
-                return Fulfilled(fut._result, index)
-            # An exception class set on the future (allowed) is raised as an instance.
-            return Rejected(as_exception(exc), index)
-        return Rejected(CancelledError(), index)
+    """The record of a settled future, read as the wait functions read it.
+
+    Stdlib futures (loky's too) directly, other engines' through their
+    engine (one round trip for dask); an engine that called back before
+    its future was done is waited for through ``exception()``, and one
+    that fails to tell gives a record of its error.
+    """
     try:
-        exc = fut.exception()
-        if exc is None:
-            return Fulfilled(fut.result(), index)
-    except BaseException as error:  # cancelled, or the engine failed to tell
-        exc = error
-    return Rejected(as_exception(exc), index)
-
-
-_DONE = ("FINISHED", "CANCELLED", "CANCELLED_AND_NOTIFIED")
+        code, payload = read_outcome(fut)
+        if code == PENDING:
+            code, payload = read_one(fut)
+    except BaseException as error:
+        return Rejected(as_exception(error), index)
+    return Fulfilled(payload, index) if code == OK else Rejected(payload, index)
 
 
 def call_back(fut: Any, ref: weakref.ref[Any], index: int, task: ThreadTask | None = None) -> None:
@@ -216,7 +194,7 @@ def call_back(fut: Any, ref: weakref.ref[Any], index: int, task: ThreadTask | No
     if type(fut) is Future and LAYOUT:
         callback = functools.partial(settle_stdlib, ref, index) if task is None else task
         fut._done_callbacks.append(callback)  # type: ignore[attr-defined]
-        if fut._state in _DONE:
+        if is_done(fut, FAST):
             callback(fut)
     else:
         fut.add_done_callback(functools.partial(settle, ref, index))

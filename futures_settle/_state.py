@@ -48,6 +48,7 @@ __all__ = [
     "scan_first",
     "scan_records",
     "scan_values",
+    "settled",
 ]
 
 # Kinds of input (PLAIN, FAST, DUCK, from ._kinds) and outcomes of
@@ -262,6 +263,11 @@ def _read(futures: Sequence[Any], kinds: Sequence[int], settled: bool) -> list[t
 def read(x: Any) -> tuple[int, Any]:
     """``outcome()`` of an input already checked once, its kind looked up again."""
     return outcome(x, _kind(type(x)))
+
+
+def settled(x: Any) -> bool:
+    """``is_done()`` of a future whose kind is looked up (read directly when it is a stdlib one)."""
+    return is_done(x, _kind(type(x)))
 
 
 def is_done(x: Any, kind: int) -> bool:
