@@ -37,13 +37,13 @@ own, which Ctrl-C interrupts.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import weakref
 from collections.abc import Callable
 from typing import Any, NoReturn
 
 from . import _waiter
+from ._engines import cancel_quietly
 from ._errors import call_timeout
 from ._recheck import call_when_done
 from ._state import (
@@ -343,16 +343,16 @@ def _attach(attach: list[tuple[Any, _Hub]]) -> None:
 def cancel_pending(pending: Pending) -> None:
     """Cancel every pending input that has not started (running work is left alone).
 
-    Best effort: a future without ``cancel()``, or whose ``cancel()``
-    raises, is left as it is, and the call's answer stands.
+    Best effort (``cancel_quietly``): a future without ``cancel()``, or
+    whose ``cancel()`` raises, is left as it is, and the call's answer
+    stands; one that settled since the call looked keeps its outcome.
     """
     seen: set[int] = set()
     for fut in pending.futures():
         key = id(fut)
         if key not in seen:
             seen.add(key)
-            with contextlib.suppress(Exception):
-                fut.cancel()
+            cancel_quietly(fut)
 
 
 def give_up(fn: str, pending: Pending, timeout: float | None, total: int, cancel: bool) -> NoReturn:

@@ -11,13 +11,14 @@ them by their type's module and imports none of them.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError
 from typing import Any, Final
 
 from ._errors import as_exception
 
-__all__ = ["GENERIC", "Engine", "engine_of", "read_one"]
+__all__ = ["GENERIC", "Engine", "cancel_quietly", "engine_of", "read_one"]
 
 PENDING: Final = 0
 OK: Final = 1
@@ -38,6 +39,20 @@ def read_one(f: Any) -> tuple[int, Any]:
         return OK, f.result()
     except BaseException as error:  # pragma: no cover - an engine contradicting itself
         return FAIL, error
+
+
+def cancel_quietly(f: Any, keep_done: bool = True) -> None:
+    """Cancel ``f``, as best effort.
+
+    A future without ``cancel()``, or whose ``done()`` or ``cancel()``
+    raises, is left as it is: cancelling must never hide an answer. With
+    ``keep_done`` a done future is left alone, for whoever reads it next:
+    dask's ``cancel()`` on a finished future throws its result away. (The
+    maps pass ``False``: what they cancel is theirs, never handed out.)
+    """
+    with contextlib.suppress(Exception):
+        if not (keep_done and f.done()):
+            f.cancel()
 
 
 class Engine:

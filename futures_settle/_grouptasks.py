@@ -10,7 +10,6 @@ workers.
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import functools
 import weakref
@@ -19,7 +18,7 @@ from concurrent.futures import CancelledError, Future
 from typing import Any
 
 from ._cancelflag import set_task
-from ._engines import OK, PENDING, read_one
+from ._engines import OK, PENDING, cancel_quietly, read_one
 from ._errors import as_exception
 from ._groupanswer import ALL
 from ._records import Fulfilled, Rejected, Settled
@@ -198,11 +197,3 @@ def call_back(fut: Any, ref: weakref.ref[Any], index: int, task: ThreadTask | No
             callback(fut)
     else:
         fut.add_done_callback(functools.partial(settle, ref, index))
-
-
-def cancel_quietly(fut: Any) -> None:
-    # Best effort: an engine's cancel() that fails must not hide an answer.
-    # A done dask future must not be cancelled: that would drop its result.
-    with contextlib.suppress(Exception):
-        if not fut.done():
-            fut.cancel()

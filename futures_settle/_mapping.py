@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import warnings
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Executor, Future
@@ -12,6 +11,7 @@ from typing import Any, TypeVar
 from ._batches import drain, next_batch, results, take_records, take_values, timed_out
 from ._chunking import Plan
 from ._core import STREAM, Waiter
+from ._engines import cancel_quietly
 from ._errors import SettleTimeoutError, as_seconds, reraise
 from ._inputs import check_flag
 from ._mapargs import check as _check
@@ -203,8 +203,7 @@ def _map(
             for fut, _ in in_flight.values():
                 # Best effort, as cancel_pending: an engine's cancel() that
                 # raises must neither mask the map's answer nor spare the rest.
-                with contextlib.suppress(Exception):
-                    fut.cancel()
+                cancel_quietly(fut, keep_done=False)
         in_flight.clear()
         ready.clear()
 

@@ -33,6 +33,7 @@ from futures_settle import (
 )
 
 from conftest import cancelled, done, failed
+from duck import DuckFuture
 
 Make = Callable[[], Any]
 
@@ -676,3 +677,30 @@ def test_as_settled_early_callbacks_still_bounded_by_the_deadline(on_wait: Any) 
     (record,) = as_settled([f], timeout=0.05)
     assert isinstance(record, Rejected)
     assert isinstance(record.reason, SettleTimeoutError)
+
+
+class DropsResultOnCancel(DuckFuture):
+    """Like a dask future: cancel() on a finished one throws its result away."""
+
+    dropped = False
+
+    def cancel(self) -> None:
+        if self.done():
+            self.dropped = True
+        super().cancel()
+
+
+@pytest.mark.timeout(10)
+def test_cancel_pending_leaves_inputs_finished_meanwhile_alone(on_wait: Any) -> None:
+    """An input that settled after the call looked and before it cancels is not cancelled."""
+    failing, finished = DropsResultOnCancel(), DropsResultOnCancel()
+
+    def engine() -> None:
+        finished.set_result(1)
+        failing.set_exception(ValueError("boom"))
+
+    on_wait(engine)
+    with pytest.raises(ValueError, match="^boom$"):
+        wait_all([failing, finished], timeout=5, cancel_pending=True)
+    assert not finished.dropped
+    assert finished.result() == 1
