@@ -27,11 +27,10 @@ context anyway, so setting the variable there costs no reset.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import mmap
 import os
-import socket
-import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -62,15 +61,16 @@ _TASK: ContextVar[tuple[int, Callable[[], bool]] | None] = ContextVar(
 )
 
 
+@functools.cache
 def _machine() -> str:
+    """This machine's identity, read when a flag first needs it (not at import)."""
     try:
         with open("/proc/sys/kernel/random/boot_id") as f:
             return f.read().strip()
     except OSError:
+        import socket  # only where there is no boot id: import costs
+
         return socket.gethostname()
-
-
-_MACHINE = _machine()
 
 
 STOPPING = 1  # a task that starts now does not run its function
@@ -89,6 +89,8 @@ class CancelFlag:
     __slots__ = ("_map", "path")
 
     def __init__(self) -> None:
+        import tempfile  # a group on a process pool needs it; importing it costs everyone
+
         fd, self.path = tempfile.mkstemp(
             prefix=f"futures_settle-{os.getpid()}-{next(_COUNTER)}-", suffix=".flag", dir=_DIR
         )
@@ -124,7 +126,7 @@ class CancelFlag:
             m.close()
 
     def __reduce__(self) -> tuple[Callable[..., _Reader], tuple[str, str]]:
-        return (_attach, (self.path, _MACHINE))
+        return (_attach, (self.path, _machine()))
 
 
 class _Reader:
@@ -155,7 +157,7 @@ def _attach(path: str, machine: str) -> _Reader:
     except (OSError, ValueError):
         # Gone on this machine: the group stopped waiting, its tasks are not
         # wanted. Never there (another machine): no flag, the task runs.
-        return _Reader(None, CANCELLED if machine == _MACHINE else 0)
+        return _Reader(None, CANCELLED if machine == _machine() else 0)
     with _MAPPED_LOCK:
         _MAPPED[path] = reader
         while len(_MAPPED) > _KEEP:

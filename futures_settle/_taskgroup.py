@@ -8,9 +8,9 @@ counted, cancelled and waited for is ``_groupstate``.
 from __future__ import annotations
 
 import contextvars
+import os
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError, Future
 from types import TracebackType
@@ -157,7 +157,7 @@ class TaskGroup(GroupState, Generic[R]):
             self._state = OPEN
         if not self._threads:
             self._flag = CancelFlag()
-            self._token = uuid.uuid4().hex
+            self._token = os.urandom(16).hex()  # what uuid4() is made of, without its import
         self._deadline = deadline_of(self._timeout)
         if self._deadline is not None:
             left = self._deadline - time.monotonic()

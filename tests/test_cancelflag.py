@@ -51,7 +51,7 @@ def test_a_gone_file_means_cancelled_here_and_nothing_elsewhere(flag: CancelFlag
     """Same machine: the group stopped waiting. Another machine (remote dask): no flag."""
     path = flag.path
     flag.close()
-    here = _cancelflag._attach(path, _cancelflag._MACHINE)
+    here = _cancelflag._attach(path, _cancelflag._machine())
     assert here.stopping()
     assert here.cancelled()
     elsewhere = _cancelflag._attach(path, "another machine")
