@@ -1,8 +1,12 @@
 """The inside of a task group: its tasks counted, cancelled, waited for.
 
-The group counts its unsettled tasks under one lock; each task's future
-gets one done-callback (``_grouptasks.settle``) that counts it down, and the
-exit waits until the count is zero. Cancelling marks the group as stopping
+The group keeps the indices of its unsettled tasks (``_pending``); each
+task's future has a done-callback that takes its index out, once, and the
+exit waits until none is left. That happens under the group's lock, except
+for a value on a thread pool, counted without it
+(``_grouptasks.settle_thread``): waiters say so before they look
+(``_wait``), so that such a task either sees them and wakes them or is
+seen. Cancelling marks the group as stopping
 (a task that starts now does not run its function), sets the cross-process
 flag, cancels every queued future, and only then lets running tasks see it
 through ``check_cancelled``: in that order, no worker freed by a
@@ -14,11 +18,14 @@ checks of its arguments, ``submit()`` and the answer.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from itertools import repeat
+from operator import attrgetter, is_not
 from typing import Any
 
 from ._cancelflag import CANCELLED, STOPPING, CancelFlag, task_probe
@@ -35,7 +42,7 @@ from ._groupanswer import (
     exit_error,
     timeout_error,
 )
-from ._grouptasks import LAYOUT, Switch, cancel_quietly, read, settled
+from ._grouptasks import LAYOUT, Switch, cancel_quietly, read, settle_thread, settled
 from ._records import Fulfilled, Rejected, Settled
 
 __all__ = ["EXITING", "FINISHED", "INTERRUPTED", "LONGEST", "NEW", "OPEN", "GroupState"]
@@ -62,9 +69,12 @@ class GroupState:
         self._futures: list[Any] = []
         self._records: list[Any] = []
         self._order: list[int] = []  # indices in the order their tasks settled
-        self._counted = bytearray()  # 1 at an index once its task was counted as settled
         self._own: list[int] = []  # tasks that failed on their own
-        self._unsettled = 0
+        # Indices of the tasks not counted as settled yet. Removing one is
+        # what counts a task, once: under the lock, or without it on the
+        # thread fast path (_grouptasks.settle_thread), which appends to
+        # _order first, so an empty set means _order is complete.
+        self._pending: set[int] = set()
         self._stopping = False  # a task starting now does not run
         self._cancelled = Switch()  # on: check_cancelled() raises in thread tasks
         self._cause = NONE
@@ -79,6 +89,10 @@ class GroupState:
         # Futures call back through a weak reference: a future kept by the
         # caller does not keep the group (and every task's result) alive.
         self._ref = weakref.ref(self)
+        # Thread tasks' stdlib futures: one shared callback, which finds a
+        # task's index here.
+        self._index_of: dict[Any, int] = {}
+        self._on_done = functools.partial(settle_thread, self._ref)
         self._probe = task_probe(self._cancelled)
 
     # -- cancelling --------------------------------------------------------
@@ -93,7 +107,7 @@ class GroupState:
                 self._cause = cause
                 self._trigger = trigger
                 if cause == DEADLINE:
-                    self._at_deadline = (self._unsettled, len(self._futures))
+                    self._at_deadline = (len(self._pending), len(self._futures))
             flag = self._flag
             if flag is not None:
                 flag.set(STOPPING)  # before the queue: a task starting meanwhile sees it
@@ -114,7 +128,7 @@ class GroupState:
         with self._lock:
             # Everything settled while the exit waited: the deadline found
             # nothing to stop.
-            done = self._state == EXITING and not self._unsettled
+            done = self._state == EXITING and not self._pending
         if not done:
             self._cancel(DEADLINE)
 
@@ -135,6 +149,7 @@ class GroupState:
                     if records[index] is None and fut is not None and settled(fut):
                         records[index] = read(fut, index)
             self._futures = []
+            self._index_of = {}
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -142,7 +157,7 @@ class GroupState:
             self._flag.close()
 
     def _all_settled(self) -> bool:
-        if self._unsettled:
+        if self._pending:
             return False
         # Under the lock: no submit() gets in between the last task and the end.
         self._state = FINISHED
@@ -163,9 +178,8 @@ class GroupState:
         record = read(fut, index)
         cause = NONE
         with self._lock:
-            if self._counted[index]:  # an engine that calls a callback twice
+            if index not in self._pending:  # an engine that calls a callback twice
                 return
-            self._counted[index] = 1
             if type(record) is Rejected:
                 if (
                     self._stopping
@@ -182,8 +196,8 @@ class GroupState:
                 cause = WINNER
             self._records[index] = record
             self._order.append(index)
-            self._unsettled -= 1
-            if self._watchers or (self._idlers and not self._unsettled):
+            self._pending.discard(index)
+            if self._watchers or (self._idlers and not self._pending):
                 self._changed.notify_all()
         if cause:
             self._cancel(cause, index)
@@ -192,21 +206,19 @@ class GroupState:
         """Give up slot ``index``: the executor refused the task (``error`` None) or
         its future refused a callback (``error``, the future is in the slot)."""
         with self._lock:
-            if self._counted[index]:  # the callback was added and ran after all
+            if index not in self._pending:  # the callback was added and ran after all
                 return
-            self._counted[index] = 1
-            self._unsettled -= 1
+            self._pending.discard(index)
             if error is None and index == len(self._futures) - 1:
                 self._futures.pop()
                 self._records.pop()
-                self._counted.pop()
             else:  # another submit took a later index meanwhile: keep the slot
                 self._records[index] = Rejected(
                     RuntimeError("the executor refused this task") if error is None else error,
                     index,
                 )
                 self._order.append(index)
-            if self._watchers or (self._idlers and not self._unsettled):
+            if self._watchers or (self._idlers and not self._pending):
                 self._changed.notify_all()
 
     def _wait(self, ready: Callable[[], bool], each: bool) -> None:
@@ -216,30 +228,34 @@ class GroupState:
         """
         while True:
             with self._lock:
-                if ready():
-                    return
-                deadline = None if self._stopping else self._deadline
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is None or left > 0:
-                    if each:
-                        self._watchers += 1
-                    else:
-                        self._idlers += 1
-                    try:
+                # Counted as waiting before ready() is read: the thread fast
+                # path counts a task without the lock and then reads these
+                # counts to decide whether to wake anyone. In that order on
+                # both sides, either it sees this waiter or ready() sees its task.
+                if each:
+                    self._watchers += 1
+                else:
+                    self._idlers += 1
+                try:
+                    if ready():
+                        return
+                    deadline = None if self._stopping else self._deadline
+                    left = None if deadline is None else deadline - time.monotonic()
+                    if left is None or left > 0:
                         self._changed.wait(None if left is None else min(left, LONGEST))
-                    finally:
-                        if each:
-                            self._watchers -= 1
-                        else:
-                            self._idlers -= 1
-                    continue
+                        continue
+                finally:
+                    if each:
+                        self._watchers -= 1
+                    else:
+                        self._idlers -= 1
             self._cancel(DEADLINE)
 
     def _stream(self) -> Iterator[Settled[Any]]:
         seen = 0
 
         def ready() -> bool:
-            return seen < len(self._order) or not self._unsettled
+            return seen < len(self._order) or not self._pending
 
         while True:
             self._wait(ready, each=True)
@@ -285,6 +301,8 @@ def _values(records: list[Any], futures: list[Any]) -> list[Any] | None:
     Values that thread tasks returned were counted without being read
     (``_grouptasks.settle``): they are read here, without making records.
     """
+    if LAYOUT and _all_values(records, futures):
+        return list(map(_RESULT, futures))
     values = []
     for index, record in enumerate(records):
         if record is None:
@@ -299,3 +317,18 @@ def _values(records: list[Any], futures: list[Any]) -> list[Any] | None:
             return None
         values.append(record.value)
     return values
+
+
+_STATE, _EXCEPTION, _RESULT = (attrgetter(name) for name in ("_state", "_exception", "_result"))
+
+
+def _all_values(records: list[Any], futures: list[Any]) -> bool:
+    """Whether every task is a stdlib future with a value, none read yet: the
+    thread pool's usual case, checked at C speed (a task is a few µs)."""
+    n = len(futures)
+    return (
+        records.count(None) == n
+        and set(map(type, futures)) <= {Future}
+        and set(map(_STATE, futures)) <= {"FINISHED"}
+        and not any(map(is_not, map(_EXCEPTION, futures), repeat(None)))
+    )

@@ -20,7 +20,7 @@ from ._cancelflag import CancelFlag, RemoteTask, running_task
 from ._errors import reraise
 from ._groupanswer import ALL, BODY, CANCEL, DEADLINE, MODES, SETTLED, WINNER
 from ._groupstate import EXITING, FINISHED, INTERRUPTED, LONGEST, NEW, OPEN, GroupState
-from ._grouptasks import ThreadTask, call_back, cancel_quietly
+from ._grouptasks import LAYOUT, call_back, cancel_quietly, run_in_thread
 from ._inputs import deadline_of
 from ._records import Settled
 
@@ -29,6 +29,9 @@ __all__ = ["TaskGroup"]
 R = TypeVar("R")
 T = TypeVar("T")
 P = ParamSpec("P")
+
+# A stdlib future's states once it is done (concurrent.futures._base).
+_DONE = frozenset(("FINISHED", "CANCELLED", "CANCELLED_AND_NOTIFIED"))
 
 
 class TaskGroup(GroupState, Generic[R]):
@@ -222,32 +225,51 @@ class TaskGroup(GroupState, Generic[R]):
             index = len(self._futures)
             self._futures.append(None)
             self._records.append(None)
-            self._counted.append(0)
-            self._unsettled += 1
+            self._pending.add(index)
         try:
             if self._threads:
-                task = ThreadTask(self, index, contextvars.copy_context(), fn, args, kwargs)
-                fut = self._executor.submit(task)
+                fut = self._executor.submit(
+                    contextvars.copy_context().run,
+                    run_in_thread,
+                    self._ref,
+                    index,
+                    fn,
+                    args,
+                    kwargs,
+                )
             else:
-                task = None
                 assert self._flag is not None
                 token = f"{self._token}-{index}"
                 fut = self._executor.submit(RemoteTask(fn, args, kwargs, self._flag, token))
         except BaseException:
             self._unreserve(index)
             raise
+        fast = indexed = False
         try:
             # No lock: _cancel() sets _stopping before it copies the list, so
             # either it sees this future or this reads _stopping as set.
             futures = self._futures
             if index < len(futures):  # else Ctrl-C ended the group meanwhile
                 futures[index] = fut
-            call_back(fut, self._ref, index, task)
+            if self._threads and type(fut) is Future and LAYOUT:
+                # The stdlib future's callback list, appended to without its
+                # lock (atomic): indexed first, as the callback may run at once.
+                fast = True
+                self._index_of[fut] = index
+                indexed = True
+                fut._done_callbacks.append(self._on_done)  # type: ignore[attr-defined]
+                if fut._state in _DONE:
+                    self._on_done(fut)  # settled meanwhile: the loop may have passed it
+            else:
+                call_back(fut, self._ref, index)
         except BaseException as error:
             # No callback (refused, or Ctrl-C before it was added), no news
             # of this task: count it now, or the exit would wait forever.
+            # On the fast path the index left in _index_of says the callback
+            # did not take its turn (and now never will).
             cancel_quietly(fut)
-            self._unreserve(index, error)
+            if not fast or self._index_of.pop(fut, None) is not None or not indexed:
+                self._unreserve(index, error)
             raise
         if self._stopping:  # the cancel loop may have passed this slot while it was empty
             cancel_quietly(fut)

@@ -736,6 +736,26 @@ class TestNoLeakNoHang:
             assert all(type(e) is ValueError for e in info.value.exceptions)
             assert set(map(id, failed)) <= set(map(id, info.value.exceptions))
 
+    def test_as_settled_racing_completions_sees_each_task_once(
+        self, fast_switching: None, thread_pool: ThreadPoolExecutor
+    ) -> None:
+        """Thread tasks counted without the lock while as_settled() and the exit wait:
+        every task's record once, none lost, no hang."""
+
+        def spawn(n: int) -> int:
+            if n > 0:
+                tg.submit(spawn, n - 1)
+            return n
+
+        for _ in range(500):
+            with TaskGroup(thread_pool, mode="settled") as tg:
+                for _ in range(3):
+                    tg.submit(spawn, 2)
+                seen = [r.index for r in tg.as_settled()]
+            assert sorted(seen) == list(range(9))
+            values = [r.value for r in tg.result()]  # type: ignore[union-attr]
+            assert sorted(values) == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+
     @pytest.mark.parametrize("mode", ["settled", "any", "first"])
     def test_cancel_racing_completion_loses_no_answer(
         self, fast_switching: None, thread_pool: ThreadPoolExecutor, mode: Any

@@ -300,6 +300,84 @@ class TestCtrlCInSubmit:
         assert second == Fulfilled(2, 1)
 
 
+class _RefusingDict(dict[Any, Any]):
+    """The group's index of thread futures, where Ctrl-C lands on the first entry."""
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        raise KeyboardInterrupt
+
+
+class _RefusingCallbacks(list[Any]):
+    """A stdlib future's callback list, where Ctrl-C lands on the first append."""
+
+    def append(self, item: Any) -> None:
+        raise KeyboardInterrupt
+
+
+class _Unstarted(ThreadPoolExecutor):
+    """A thread pool whose futures stay pending: the test settles them."""
+
+    def __init__(self, refuse_callbacks: bool) -> None:
+        super().__init__(1)
+        self.refuse_callbacks = refuse_callbacks
+        self.futures: list[Future[Any]] = []
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        fut: Future[Any] = Future()
+        if self.refuse_callbacks:
+            fut._done_callbacks = _RefusingCallbacks()  # type: ignore[attr-defined]
+        self.futures.append(fut)
+        return fut
+
+
+class TestCtrlCOnTheThreadFastPath:
+    """Thread pools' stdlib futures are indexed, then get the shared callback, without
+    the lock: Ctrl-C before the callback is in place must not leave the task uncounted."""
+
+    @pytest.mark.timeout(10)
+    @pytest.mark.parametrize("where", ["index", "callbacks"])
+    def test_ctrl_c_before_the_callback_is_in_place(self, where: str) -> None:
+        with _Unstarted(refuse_callbacks=where == "callbacks") as ex:
+            with TaskGroup(ex, mode="settled") as tg:
+                if where == "index":
+                    tg._index_of = _RefusingDict()
+                with pytest.raises(KeyboardInterrupt):
+                    tg.submit(int, "1")
+            assert ex.futures[0].cancelled()
+            (record,) = tg.result()
+            assert type(record) is Rejected
+            assert type(record.reason) is KeyboardInterrupt
+
+
+class TestLockFreeCounting:
+    """A thread task's value is counted without the group's lock: the exit must not
+    miss the wake-up of a task that settles between its check and its wait."""
+
+    @pytest.mark.timeout(10)
+    def test_a_task_settling_between_the_exits_check_and_its_wait(self) -> None:
+        with _Unstarted(refuse_callbacks=False) as ex:
+            tg: TaskGroup[Any] = TaskGroup(ex)
+            check = tg._all_settled
+            settler: list[threading.Thread] = []
+
+            def all_settled() -> bool:
+                if check():
+                    return True
+                if not settler:  # the exit found the task pending: it settles now
+                    settler.append(threading.Thread(target=ex.futures[0].set_result, args=(5,)))
+                    settler[0].start()
+                    # It finishes, or blocks on the lock this thread holds
+                    # (the exit then waits, which lets it in).
+                    settler[0].join(0.5)
+                return False
+
+            tg._all_settled = all_settled  # type: ignore[method-assign]
+            with tg:
+                tg.submit(int, "5")
+            settler[0].join()
+        assert tg.result() == [5]
+
+
 class TestHugeTimeout:
     @pytest.mark.parametrize("timeout", [1e10, 1e300])
     def test_a_timeout_beyond_the_platform_wait_limit(
@@ -374,10 +452,9 @@ class TestCallbackWithoutTheFutureLock:
         with ThreadPoolExecutor(1) as pool:
             tg: TaskGroup[Any] = TaskGroup(pool)
             with tg:
-                tg._unsettled += 1  # a task reserved by hand, as submit() does
+                tg._pending.add(0)  # a task reserved by hand, as submit() does
                 tg._futures.append(None)
                 tg._records.append(None)
-                tg._counted.append(0)
                 fut: Future[int] = Future()
                 fut.set_result(1)
                 tg._futures[0] = fut
@@ -388,16 +465,15 @@ class TestCallbackWithoutTheFutureLock:
         with ThreadPoolExecutor(1) as pool:
             tg: TaskGroup[Any] = TaskGroup(pool, mode="settled")
             with tg:
-                tg._unsettled += 1
+                tg._pending.add(0)
                 tg._futures.append(None)
                 tg._records.append(None)
-                tg._counted.append(0)
                 fut: Future[int] = Future()
                 tg._futures[0] = fut
                 call_back(fut, tg._ref, 0)
-                assert tg._unsettled == 1
+                assert tg._pending == {0}
                 fut.cancel()
-                assert tg._unsettled == 0
+                assert not tg._pending
         assert [type(r) for r in tg.result()] == [Rejected]
 
     def test_tasks_settled_before_submit_returns_are_counted_once(self) -> None:
