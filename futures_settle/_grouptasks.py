@@ -60,8 +60,8 @@ def run_in_thread(
 ) -> Any:
     """What a thread pool runs for task ``index``, in the submitter's context copy.
 
-    Submitted as ``context.run(run_in_thread, ...)``: one frame of ours per
-    task. It makes ``check_cancelled`` read the group's probe (in this
+    Submitted as ``Context.run(context, run_in_thread, ...)``: one frame of
+    ours per task. It makes ``check_cancelled`` read the group's probe (in this
     task's own context, so nothing needs resetting), calls ``fn``, and
     decides in its worker whether the outcome cancels the group, so that
     the worker finds the queue already cancelled before it takes more. It

@@ -30,6 +30,8 @@ R = TypeVar("R")
 T = TypeVar("T")
 P = ParamSpec("P")
 
+_RUN = contextvars.Context.run
+
 # A stdlib future's states once it is done (concurrent.futures._base).
 _DONE = frozenset(("FINISHED", "CANCELLED", "CANCELLED_AND_NOTIFIED"))
 
@@ -228,14 +230,10 @@ class TaskGroup(GroupState, Generic[R]):
             self._pending.add(index)
         try:
             if self._threads:
+                # Context.run unbound: no bound method per queued task.
+                context = contextvars.copy_context()
                 fut = self._executor.submit(
-                    contextvars.copy_context().run,
-                    run_in_thread,
-                    self._ref,
-                    index,
-                    fn,
-                    args,
-                    kwargs,
+                    _RUN, context, run_in_thread, self._ref, index, fn, args, kwargs
                 )
             else:
                 assert self._flag is not None
