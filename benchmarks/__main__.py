@@ -98,7 +98,7 @@ def run(quick: bool, notes: list[str] | None = None, mapping_only: bool = False)
                 rows += cases.end_to_end(loky_pool, "loky", small, reps)
         rows += mapping.run_all(quick, reps, pool, procs, loky_pool)
         if not mapping_only:
-            rows += taskgroup.run_all(quick, reps, pool, procs, loky_pool)
+            rows += taskgroup.run_all(quick, reps, pool, procs, loky_pool, notes)
         print("running peers ...", file=sys.stderr, flush=True)
         peer_rows, peer_notes = peers.run_all(quick, reps, pool, procs, loky_pool)
         rows += peer_rows
