@@ -38,6 +38,7 @@ from ._groupanswer import (
     FIRST,
     INTERRUPT,
     NONE,
+    SETTLED,
     WINNER,
     exit_error,
     timeout_error,
@@ -75,10 +76,17 @@ class GroupState:
         # thread fast path (_grouptasks.settle_thread), which appends to
         # _order first, so an empty set means _order is complete.
         self._pending: set[int] = set()
+        # A thread task's value decides nothing in these modes: counted
+        # without the lock (_grouptasks.settle_thread).
+        self._quiet_values = mode in (ALL, SETTLED)
         self._stopping = False  # a task starting now does not run
         self._cancelled = Switch()  # on: check_cancelled() raises in thread tasks
         self._cause = NONE
         self._trigger = -1  # the task whose outcome cancelled the group
+        # ... and, on a thread pool, the exception it raised: the task's
+        # future may end with another (an executor that ran it again after
+        # the group stopped gets the group's CancelledError).
+        self._trigger_error: BaseException | None = None
         self._at_deadline = (0, 0)  # (unsettled, submitted) when it passed
         self._deadline: float | None = None
         self._timer: threading.Timer | None = None
@@ -97,8 +105,17 @@ class GroupState:
 
     # -- cancelling --------------------------------------------------------
 
-    def _cancel(self, cause: int, trigger: int = -1, again: bool = False) -> None:
-        """Cancel for ``cause`` (once); ``again``: redo the work even if cancelled."""
+    def _cancel(
+        self,
+        cause: int,
+        trigger: int = -1,
+        again: bool = False,
+        error: BaseException | None = None,
+    ) -> None:
+        """Cancel for ``cause`` (once); ``again``: redo the work even if cancelled.
+
+        ``trigger``: the task whose outcome cancels, ``error`` its exception.
+        """
         with self._lock:
             if self._state >= FINISHED or (self._stopping and not again):
                 return
@@ -106,6 +123,7 @@ class GroupState:
                 self._stopping = True
                 self._cause = cause
                 self._trigger = trigger
+                self._trigger_error = error
                 if cause == DEADLINE:
                     self._at_deadline = (len(self._pending), len(self._futures))
             flag = self._flag
@@ -170,9 +188,9 @@ class GroupState:
         mode = self._mode
         if mode == ALL:
             if failed and not (self._stopping and isinstance(exc, CancelledError)):
-                self._cancel(FAILURE, index)
+                self._cancel(FAILURE, index, error=exc)
         elif mode == FIRST or (mode == ANY and not failed):
-            self._cancel(WINNER, index)
+            self._cancel(WINNER, index, error=exc)
 
     def _settle(self, index: int, fut: Any) -> None:
         record = read(fut, index)
@@ -181,6 +199,15 @@ class GroupState:
             if index not in self._pending:  # an engine that calls a callback twice
                 return
             if type(record) is Rejected:
+                if (
+                    index == self._trigger
+                    and self._trigger_error is not None
+                    and record.reason is not self._trigger_error
+                    and isinstance(record.reason, CancelledError)
+                ):
+                    # Its task failed and cancelled the group; the executor
+                    # ran it again and the group refused: report the failure.
+                    record = Rejected(self._trigger_error, index)
                 if (
                     self._stopping
                     and isinstance(record.reason, CancelledError)
@@ -217,7 +244,8 @@ class GroupState:
                     RuntimeError("the executor refused this task") if error is None else error,
                     index,
                 )
-                self._order.append(index)
+                if index not in self._order:  # a count cut short by Ctrl-C may have put it there
+                    self._order.append(index)
             if self._watchers or (self._idlers and not self._pending):
                 self._changed.notify_all()
 

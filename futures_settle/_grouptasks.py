@@ -11,6 +11,7 @@ the thread that feeds their workers.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import weakref
 from collections.abc import Callable
@@ -19,7 +20,6 @@ from typing import Any
 
 from ._cancelflag import set_task
 from ._engines import OK, PENDING, cancel_quietly, read_one
-from ._errors import as_exception
 from ._groupanswer import ALL
 from ._records import Fulfilled, Rejected, Settled
 from ._state import FAST, FAST_PATH, is_done, settled
@@ -31,6 +31,7 @@ __all__ = [
     "call_back",
     "cancel_quietly",
     "read",
+    "run_in_new_context",
     "run_in_thread",
     "settle",
     "settle_stdlib",
@@ -90,6 +91,17 @@ def run_in_thread(
         del group, fn, args, kwargs
 
 
+def run_in_new_context(
+    ref: weakref.ref[Any],
+    index: int,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    """``run_in_thread`` for a task submitted from an empty context, in a new one."""
+    return contextvars.Context().run(run_in_thread, ref, index, fn, args, kwargs)
+
+
 def settle(ref: weakref.ref[Any], index: int, fut: Any) -> None:
     """The done-callback of a task's future; a group that is gone needs no news."""
     group = ref()
@@ -113,27 +125,35 @@ def settle_stdlib(ref: weakref.ref[Any], index: int, fut: Future[Any]) -> None:
         group._settle(index, fut)
 
 
-def settle_thread(ref: weakref.ref[Any], fut: Future[Any]) -> None:
-    """The one done-callback of a group's stdlib futures on a thread pool.
+def settle_thread(ref: weakref.ref[Any], fut: Future[Any], index: int = -1) -> None:
+    """Count a task of the group ``ref`` on a thread pool, whose stdlib future is done.
 
-    One object for every task (the group's ``_on_done``), which finds the
-    task's index by its future: a task costs no callback object of its
-    own, which every future would keep. Taking the index out of
-    ``_index_of`` is this task's turn, once (the callback may run twice:
-    ``submit`` calls it for a future that settled meanwhile).
+    The one done-callback of a group's stdlib futures on a thread pool (the
+    group's ``_on_done``), which finds the task's index by its future: a
+    task costs no callback object of its own, which every future would
+    keep. Taking the index out of ``_index_of`` is this task's turn, once;
+    ``submit`` passes ``index`` for a future that settled before it had a
+    callback, or whose turn it took itself.
 
-    A value is counted without the lock, as ``GroupState._wait`` expects:
-    appended to ``_order`` first, then removed from ``_pending``, then the
-    waiters read. Its task already decided whether it cancels the group
-    (``run_in_thread``); its record is made when read, from the future.
+    A value that decides nothing (its task already decided whether it
+    cancels the group, in ``run_in_thread``; in "any" and "first" a value
+    the executor set without running the task decides, under the lock) is
+    counted without the lock, as ``GroupState._wait`` expects: appended to
+    ``_order`` first, then taken out of ``_pending``, then the waiters are
+    read. Its record is made when read, from the future.
     """
     group = ref()
     if group is None:
         return
-    index = group._index_of.pop(fut, None)
-    if index is None:  # counted already, or the group finished
-        return
-    if fut._state == "FINISHED" and fut._exception is None:
+    if index < 0:
+        index = group._index_of.pop(fut, -1)
+        if index < 0:  # counted already, or the group finished
+            return
+    if (
+        fut._state == "FINISHED"
+        and fut._exception is None
+        and (group._quiet_values or group._stopping)
+    ):
         group._order.append(index)
         pending = group._pending
         pending.discard(index)
@@ -162,8 +182,8 @@ def read(fut: Any, index: int) -> Settled[Any]:
         code, payload = read_outcome(fut)
         if code == PENDING:
             code, payload = read_one(fut)
-    except BaseException as error:
-        return Rejected(as_exception(error), index)
+    except Exception as error:  # a Ctrl-C while reading is the caller's, not the task's
+        return Rejected(error, index)
     return Fulfilled(payload, index) if code == OK else Rejected(payload, index)
 
 

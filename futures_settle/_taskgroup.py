@@ -20,7 +20,14 @@ from ._cancelflag import CancelFlag, RemoteTask, running_task
 from ._errors import reraise
 from ._groupanswer import ALL, BODY, CANCEL, DEADLINE, MODES, SETTLED, WINNER
 from ._groupstate import EXITING, FINISHED, INTERRUPTED, LONGEST, NEW, OPEN, GroupState
-from ._grouptasks import LAYOUT, call_back, cancel_quietly, run_in_thread
+from ._grouptasks import (
+    LAYOUT,
+    call_back,
+    cancel_quietly,
+    run_in_new_context,
+    run_in_thread,
+    settle_thread,
+)
 from ._inputs import deadline_of
 from ._records import Settled
 
@@ -216,58 +223,88 @@ class TaskGroup(GroupState, Generic[R]):
         """
         if not callable(fn):
             raise TypeError(f"TaskGroup.submit() expected a callable, got {type(fn).__name__}")
-        with self._lock:
-            state = self._state
-            if state != OPEN and state != EXITING:
-                raise RuntimeError(
-                    "TaskGroup.submit() called before the group was entered"
-                    if state == NEW
-                    else "TaskGroup.submit() called after the group finished"
-                )
-            index = len(self._futures)
-            self._futures.append(None)
-            self._records.append(None)
-            self._pending.add(index)
+        index = -1  # the task's slot, once reserved
+        fut: Any = None
+        registered = mine = False
         try:
+            with self._lock:
+                state = self._state
+                if state != OPEN and state != EXITING:
+                    raise RuntimeError(
+                        "TaskGroup.submit() called before the group was entered"
+                        if state == NEW
+                        else "TaskGroup.submit() called after the group finished"
+                    )
+                slot = len(self._futures)
+                try:
+                    self._futures.append(None)
+                    self._records.append(None)
+                    self._pending.add(slot)
+                    index = slot
+                except BaseException:  # Ctrl-C halfway: nothing stays reserved
+                    del self._futures[slot:], self._records[slot:]
+                    self._pending.discard(slot)
+                    raise
             if self._threads:
-                # Context.run unbound: no bound method per queued task.
                 context = contextvars.copy_context()
-                fut = self._executor.submit(
-                    _RUN, context, run_in_thread, self._ref, index, fn, args, kwargs
-                )
+                if len(context):  # Context.run unbound: no bound method per task
+                    fut = self._executor.submit(
+                        _RUN, context, run_in_thread, self._ref, index, fn, args, kwargs
+                    )
+                else:
+                    # A copy of an empty context is a new empty one: made by
+                    # the worker, it is not one more object per queued task
+                    # for the garbage collector to go over.
+                    del context
+                    fut = self._executor.submit(
+                        run_in_new_context, self._ref, index, fn, args, kwargs
+                    )
             else:
                 assert self._flag is not None
                 token = f"{self._token}-{index}"
                 fut = self._executor.submit(RemoteTask(fn, args, kwargs, self._flag, token))
-        except BaseException:
-            self._unreserve(index)
-            raise
-        fast = indexed = False
-        try:
             # No lock: _cancel() sets _stopping before it copies the list, so
             # either it sees this future or this reads _stopping as set.
             futures = self._futures
             if index < len(futures):  # else Ctrl-C ended the group meanwhile
                 futures[index] = fut
             if self._threads and type(fut) is Future and LAYOUT:
-                # The stdlib future's callback list, appended to without its
-                # lock (atomic): indexed first, as the callback may run at once.
-                fast = True
-                self._index_of[fut] = index
-                indexed = True
-                fut._done_callbacks.append(self._on_done)  # type: ignore[attr-defined]
                 if fut._state in _DONE:
-                    self._on_done(fut)  # settled meanwhile: the loop may have passed it
+                    # Settled already: no callback, this is the one count.
+                    mine = True
+                    settle_thread(self._ref, fut, index)
+                elif self._index_of.setdefault(fut, index) == index:  # else another task's
+                    # The stdlib future's callback list, appended to without
+                    # its lock (atomic): indexed first, as it may run at once.
+                    registered = True
+                    fut._done_callbacks.append(self._on_done)  # type: ignore[attr-defined]
+                    # Settled meanwhile, the future's loop may have passed
+                    # over the callback: count it here, if the callback has not.
+                    # (A Ctrl-C caught in the body, landing between the turn
+                    # taken and the next line, would leave it uncounted.)
+                    if fut._state in _DONE and self._index_of.pop(fut, None) is not None:
+                        mine = True
+                        settle_thread(self._ref, fut, index)
+                else:
+                    call_back(fut, self._ref, index)
             else:
                 call_back(fut, self._ref, index)
         except BaseException as error:
-            # No callback (refused, or Ctrl-C before it was added), no news
-            # of this task: count it now, or the exit would wait forever.
-            # On the fast path the index left in _index_of says the callback
-            # did not take its turn (and now never will).
-            cancel_quietly(fut)
-            if not fast or self._index_of.pop(fut, None) is not None or not indexed:
-                self._unreserve(index, error)
+            if index >= 0:
+                if fut is None:  # the executor refused the task
+                    self._unreserve(index)
+                    raise
+                # No callback (refused, or Ctrl-C before it was added), or a
+                # count of ours cut short: no news of this task will come,
+                # count it now, or the exit would wait forever. On the fast
+                # path an index left in _index_of says no callback took its turn.
+                cancel_quietly(fut)
+                if (
+                    (mine and index in self._pending)
+                    or not (mine or registered)
+                    or (registered and self._index_of.pop(fut, None) is not None)
+                ):
+                    self._unreserve(index, error)
             raise
         if self._stopping:  # the cancel loop may have passed this slot while it was empty
             cancel_quietly(fut)

@@ -306,6 +306,9 @@ class _RefusingDict(dict[Any, Any]):
     def __setitem__(self, key: Any, value: Any) -> None:
         raise KeyboardInterrupt
 
+    def setdefault(self, key: Any, value: Any = None) -> Any:
+        raise KeyboardInterrupt
+
 
 class _RefusingCallbacks(list[Any]):
     """A stdlib future's callback list, where Ctrl-C lands on the first append."""

@@ -1,0 +1,303 @@
+"""The task group on thread pools: one shared callback, values counted without the lock.
+
+A thread pool's stdlib futures are indexed by future and share the group's
+one done-callback; ``submit()`` counts a future that settled meanwhile
+itself. These tests attack that path with executors that reuse, pre-settle,
+answer from a cache or retry, and with a Ctrl-C landing at every line of
+``submit()`` and of the count it may run, caught by the body. Hangs fail
+through the join timeout in ``finishes`` (and pytest-timeout).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import inspect
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+import futures_settle._grouptasks as grouptasks
+from futures_settle import Fulfilled, Rejected, TaskGroup
+from futures_settle._groupstate import GroupState
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def finishes(fn: Callable[[], object], seconds: float = 10.0) -> dict[str, Any]:
+    """Run ``fn`` in a daemon thread: ``{"done": bool, "value" or "error": ...}``."""
+    out: dict[str, Any] = {"done": False}
+
+    def go() -> None:
+        try:
+            out["value"] = fn()
+        except BaseException as error:
+            out["error"] = error
+        out["done"] = True
+
+    thread = threading.Thread(target=go, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return out
+
+
+def lines_of(func: Callable[..., Any]) -> list[int]:
+    """The lines of ``func`` where a Ctrl-C can land.
+
+    Not ``try:`` lines: a line tracer fires at their NOP, which no exception
+    handler covers (not even an enclosing ``with``), whereas a real signal is
+    only handled at a call or a backward jump.
+    """
+    lines, start = inspect.getsourcelines(func)
+    return [start + k for k, text in enumerate(lines) if k and text.strip() != "try:"]
+
+
+def line_of(func: Callable[..., Any], needle: str) -> int:
+    lines, start = inspect.getsourcelines(func)
+    return start + next(k for k, text in enumerate(lines) if needle in text)
+
+
+def interrupt_at(func: Callable[..., Any], lineno: int) -> tuple[Any, list[bool]]:
+    """A trace function that raises KeyboardInterrupt once, as ``func`` starts line
+    ``lineno`` (what a Ctrl-C arriving there does); ``armed[0]`` false once it fired."""
+    code = func.__code__
+    armed = [True]
+
+    def local(frame: Any, event: str, arg: Any) -> Any:
+        if event == "line" and frame.f_lineno == lineno and armed[0]:
+            armed[0] = False
+            raise KeyboardInterrupt
+        return local
+
+    def tracer(frame: Any, event: str, arg: Any) -> Any:
+        return local if frame.f_code is code else None
+
+    return tracer, armed
+
+
+class SingleFlightPool(ThreadPoolExecutor):
+    """Hands out the same future for every submit while it is pending."""
+
+    def __init__(self) -> None:
+        super().__init__(2)
+        self.shared: Future[Any] | None = None
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        if self.shared is None or self.shared.done():
+            self.shared = super().submit(fn, *args, **kwargs)
+        return self.shared
+
+
+class DoneFirstPool(ThreadPoolExecutor):
+    """Returns each task's future once it is done: submit() must count it itself."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        fut = super().submit(fn, *args, **kwargs)
+        fut.exception()
+        return fut
+
+
+class CachedPool(ThreadPoolExecutor):
+    """Answers every task from a cache: the future has a value, the task never runs."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        fut: Future[Any] = Future()
+        fut.set_result("cached")
+        return fut
+
+
+class RetryPool(ThreadPoolExecutor):
+    """Runs a task again, once, when it raised."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        def retry() -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except Exception:
+                return fn(*args, **kwargs)
+
+        return super().submit(retry)
+
+
+class TestOddExecutors:
+    def test_one_future_for_two_tasks_counts_both(self) -> None:
+        """A single-flight executor returns one pending future twice: both tasks settle."""
+        gate = threading.Event()
+
+        def slow() -> int:
+            gate.wait(10)
+            return 1
+
+        def body() -> object:
+            with SingleFlightPool() as pool:
+                with TaskGroup(pool, mode="settled") as tg:
+                    first = tg.submit(slow)
+                    assert tg.submit(slow) is first
+                    gate.set()
+                return tg.result()
+
+        out = finishes(body)
+        gate.set()
+        assert out["done"], "the exit hung: the first task's index was overwritten"
+        assert out["value"] == [Fulfilled(1, 0), Fulfilled(1, 1)]
+
+    @pytest.mark.parametrize("mode", ["any", "first"])
+    def test_a_value_the_executor_set_wins(self, mode: Any) -> None:
+        """'any'/'first': a value set without running the task is the answer."""
+        with CachedPool(2) as pool:
+            with TaskGroup(pool, mode=mode) as tg:
+                tg.submit(str, "x")
+                tg.submit(str, "y")
+            assert tg.result() == "cached"
+
+    def test_values_of_a_done_first_pool(self) -> None:
+        """Futures done before submit() returns: each counted once, in every mode."""
+        with DoneFirstPool(2) as pool:
+            with TaskGroup(pool) as tg:
+                for i in range(20):
+                    tg.submit(int, str(i))
+            assert tg.result() == list(range(20))
+            with TaskGroup(pool, mode="settled") as tg2:
+                tg2.submit(int, "1")
+                tg2.submit(int, "x")
+                seen = sorted(r.index for r in tg2.as_settled())
+            assert seen == [0, 1]
+
+    @pytest.mark.parametrize("mode", ["all", "first"])
+    def test_a_retried_failure_is_reported_not_the_groups_refusal(self, mode: Any) -> None:
+        """The executor runs a failed task again after the group stopped: the exit
+        reports the failure, never the CancelledError with which the group refused it."""
+        calls: list[int] = []
+
+        def flaky() -> str:
+            calls.append(1)
+            if len(calls) == 1:
+                raise OSError("transient")
+            return "ok"
+
+        with RetryPool(2) as pool:
+            tg = TaskGroup(pool, mode=mode)
+            with pytest.raises(BaseException) as info, tg:
+                tg.submit(flaky)
+        error = info.value
+        raised = list(error.exceptions) if isinstance(error, BaseExceptionGroup) else [error]
+        assert [type(e) for e in raised] == [OSError]
+        assert len(calls) == 1  # the group refused the retry
+
+
+class TestCtrlC:
+    @pytest.mark.parametrize(
+        ("where", "arg"),
+        [
+            ("submit", "3"),
+            ("submit", "x"),
+            ("settle_thread", "3"),  # a value: counted without the lock
+            ("settle_thread", "x"),
+            ("_settle", "x"),  # a failure: counted under the lock
+        ],
+    )
+    def test_at_every_line_handled_in_the_body(self, where: str, arg: str) -> None:
+        """Ctrl-C at any line of submit() or of the count it runs for a done future,
+        caught by the body: the exit returns, every task has a record, the next
+        submit works."""
+        func = {
+            "submit": TaskGroup.submit,
+            "settle_thread": grouptasks.settle_thread,
+            "_settle": GroupState._settle,
+        }[where]
+        fired = 0
+        for lineno in lines_of(func):
+            tracer, armed = interrupt_at(func, lineno)
+
+            def body(tracer: Any = tracer) -> object:
+                with DoneFirstPool(2) as pool:
+                    with TaskGroup(pool, mode="settled") as tg:
+                        sys.settrace(tracer)  # this thread only
+                        try:
+                            tg.submit(int, arg)
+                        except KeyboardInterrupt:
+                            pass  # the user handles it and goes on
+                        finally:
+                            sys.settrace(None)
+                        tg.submit(int, "4")
+                    return tg.result()
+
+            out = finishes(body)
+            if armed[0]:
+                continue  # this line did not run for this task
+            fired += 1
+            assert out["done"], f"the exit hung: Ctrl-C at {where} line {lineno}"
+            assert "error" not in out, f"{out['error']!r}: Ctrl-C at {where} line {lineno}"
+            records = out["value"]
+            assert None not in records, f"{records}: Ctrl-C at {where} line {lineno}"
+            assert records[-1] == Fulfilled(4, len(records) - 1)
+            if len(records) == 2:
+                first = records[0]
+                assert type(first) is Rejected or first == Fulfilled(3, 0)
+        assert fired, "no line ran"
+
+    def test_while_as_settled_reads_a_value_propagates(self) -> None:
+        """Ctrl-C while as_settled() reads a thread task's value: it propagates, it
+        never becomes that task's Rejected record."""
+        read = grouptasks.read
+        tracer, armed = interrupt_at(read, line_of(read, "read_outcome(fut)"))
+        out: dict[str, Any] = {}
+        with ThreadPoolExecutor(2) as pool:
+            try:
+                with TaskGroup(pool, mode="settled") as tg:
+                    done = threading.Event()
+                    tg.submit(int, "1").add_done_callback(lambda _: done.set())
+                    assert done.wait(10)
+                    while tg._pending:  # counted by the shared callback, not read yet
+                        threading.Event().wait(0.001)
+                    sys.settrace(tracer)
+                    try:
+                        out["records"] = list(tg.as_settled())
+                    finally:
+                        sys.settrace(None)
+            except KeyboardInterrupt:
+                out["interrupted"] = True
+        assert not armed[0]
+        assert out.get("interrupted"), f"Ctrl-C swallowed: as_settled gave {out.get('records')}"
+
+
+class TestContexts:
+    def test_a_task_submitted_from_an_empty_context_runs_in_a_new_empty_one(self) -> None:
+        """From an empty context, tasks run in new empty ones: nothing of the worker
+        thread's own context, nothing of each other."""
+        var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+
+        def set_it() -> None:
+            var.set("set by a task")
+
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(var.set, "the worker thread's own").result()  # no copy: it stays
+
+            def body() -> list[Any]:
+                assert not len(contextvars.copy_context())
+                with TaskGroup(pool) as tg:
+                    tg.submit(var.get)
+                    tg.submit(set_it)
+                    tg.submit(var.get)
+                return tg.result()
+
+            values = contextvars.Context().run(body)
+        assert values == ["unset", None, "unset"]
+
+    def test_a_task_submitted_from_a_context_with_values_sees_a_copy(self) -> None:
+        var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+
+        def body() -> list[Any]:
+            var.set("request 7")
+            with ThreadPoolExecutor(1) as pool, TaskGroup(pool) as tg:
+                tg.submit(var.get)
+                tg.submit(var.set, "changed in a task")
+                tg.submit(var.get)
+            assert var.get() == "request 7"
+            return tg.result()
+
+        values = contextvars.Context().run(body)
+        assert values[0] == values[2] == "request 7"
