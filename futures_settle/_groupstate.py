@@ -18,6 +18,7 @@ checks of its arguments, ``submit()`` and the answer.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import threading
 import time
@@ -28,7 +29,7 @@ from itertools import repeat
 from operator import attrgetter, is_not
 from typing import Any
 
-from ._cancelflag import CANCELLED, STOPPING, CancelFlag, task_probe
+from ._cancelflag import CANCELLED, STOPPING, CancelFlag, set_task, task_probe
 from ._errors import SettleTimeoutError
 from ._groupanswer import (
     ALL,
@@ -102,6 +103,9 @@ class GroupState:
         self._index_of: dict[Any, int] = {}
         self._on_done = functools.partial(settle_thread, self._ref)
         self._probe = task_probe(self._cancelled)
+        # What a thread task submitted from an empty context runs in a copy of.
+        self._template = contextvars.Context()
+        self._template.run(set_task, self._probe)
 
     # -- cancelling --------------------------------------------------------
 

@@ -58,6 +58,7 @@ def run_in_thread(
     fn: Callable[..., Any],
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
+    probe_set: bool = False,
 ) -> Any:
     """What a thread pool runs for task ``index``, in the submitter's context copy.
 
@@ -76,7 +77,8 @@ def run_in_thread(
         # A group that is gone (Ctrl-C left it) no longer wants the task.
         if group is None or group._stopping:
             raise CancelledError("the task group was cancelled before this task started")
-        set_task(group._probe)
+        if not probe_set:
+            set_task(group._probe)
         try:
             value = fn(*args, **kwargs)
         except BaseException as exc:
@@ -98,8 +100,19 @@ def run_in_new_context(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
 ) -> Any:
-    """``run_in_thread`` for a task submitted from an empty context, in a new one."""
-    return contextvars.Context().run(run_in_thread, ref, index, fn, args, kwargs)
+    """``run_in_thread`` for a task submitted from an empty context.
+
+    A copy of an empty context is a new empty one: made here, in the
+    worker, it is not one more object per queued task for the garbage
+    collector. It is a copy of the group's ``_template``, empty but for
+    ``check_cancelled``'s probe, which saves setting it.
+    """
+    group = ref()
+    if group is None:  # run_in_thread says why the task does not run
+        return contextvars.Context().run(run_in_thread, ref, index, fn, args, kwargs)
+    template = group._template
+    del group  # this frame stays in a failure's traceback
+    return template.copy().run(run_in_thread, ref, index, fn, args, kwargs, True)
 
 
 def settle(ref: weakref.ref[Any], index: int, fut: Any) -> None:

@@ -252,10 +252,7 @@ class TaskGroup(GroupState, Generic[R]):
                         _RUN, context, run_in_thread, self._ref, index, fn, args, kwargs
                     )
                 else:
-                    # A copy of an empty context is a new empty one: made by
-                    # the worker, it is not one more object per queued task
-                    # for the garbage collector to go over.
-                    del context
+                    del context  # the worker makes a new one
                     fut = self._executor.submit(
                         run_in_new_context, self._ref, index, fn, args, kwargs
                     )
