@@ -109,19 +109,6 @@ class CachedPool(ThreadPoolExecutor):
         return fut
 
 
-class RetryPool(ThreadPoolExecutor):
-    """Runs a task again, once, when it raised."""
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        def retry() -> Any:
-            try:
-                return fn(*args, **kwargs)
-            except Exception:
-                return fn(*args, **kwargs)
-
-        return super().submit(retry)
-
-
 class TestOddExecutors:
     def test_one_future_for_two_tasks_counts_both(self) -> None:
         """A single-flight executor returns one pending future twice: both tasks settle."""
@@ -165,27 +152,6 @@ class TestOddExecutors:
                 tg2.submit(int, "x")
                 seen = sorted(r.index for r in tg2.as_settled())
             assert seen == [0, 1]
-
-    @pytest.mark.parametrize("mode", ["all", "first"])
-    def test_a_retried_failure_is_reported_not_the_groups_refusal(self, mode: Any) -> None:
-        """The executor runs a failed task again after the group stopped: the exit
-        reports the failure, never the CancelledError with which the group refused it."""
-        calls: list[int] = []
-
-        def flaky() -> str:
-            calls.append(1)
-            if len(calls) == 1:
-                raise OSError("transient")
-            return "ok"
-
-        with RetryPool(2) as pool:
-            tg = TaskGroup(pool, mode=mode)
-            with pytest.raises(BaseException) as info, tg:
-                tg.submit(flaky)
-        error = info.value
-        raised = list(error.exceptions) if isinstance(error, BaseExceptionGroup) else [error]
-        assert [type(e) for e in raised] == [OSError]
-        assert len(calls) == 1  # the group refused the retry
 
 
 class TestCtrlC:

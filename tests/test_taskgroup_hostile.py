@@ -595,3 +595,24 @@ class TestExecutorRunningATaskTwice:
             finally:
                 gc.enable()
         assert type(failed.exception()) is ValueError
+
+    @pytest.mark.parametrize("mode", ["all", "first"])
+    def test_a_retried_failure_is_reported_not_the_groups_refusal(self, mode: Any) -> None:
+        """The executor runs a failed task again after the group stopped: the exit
+        reports the failure, never the CancelledError with which the group refused it."""
+        calls: list[int] = []
+
+        def flaky() -> str:
+            calls.append(1)
+            if len(calls) == 1:
+                raise OSError("transient")
+            return "ok"
+
+        with _RetryingPool(2) as pool:
+            tg = TaskGroup(pool, mode=mode)
+            with pytest.raises(BaseException) as info, tg:
+                tg.submit(flaky)
+        error = info.value
+        raised = list(error.exceptions) if isinstance(error, BaseExceptionGroup) else [error]
+        assert [type(e) for e in raised] == [OSError]
+        assert len(calls) == 1  # the group refused the retry
