@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import CancelledError
 from typing import Any
 
 from ._errors import SettleTimeoutError, timed_out
@@ -57,6 +58,12 @@ def exit_error(
         # GeneratorExit: a generator holding the block was closed; close()
         # must see it come back, not a group.
         return body
+    cancelled = None
+    if isinstance(body, CancelledError):
+        # A cancellation, as asyncio's TaskGroup treats one (check_cancelled()
+        # answering for an outer group, a cancelled future's result()): not
+        # a failure. The tasks' own failures if any, else it goes on as it is.
+        cancelled, body = body, None
     total = len(records)
     failures = [records[i].reason for i in sorted(own)]
     errors: list[BaseException] = []
@@ -73,6 +80,8 @@ def exit_error(
         tail = f" and {len(errors) - 1} of {total} tasks failed" if len(errors) > 1 else ""
         return BaseExceptionGroup(f"the body of a TaskGroup raised{tail}", errors)
     if not errors:
+        if cancelled is not None:
+            return cancelled
         if total == 0 and mode in (ANY, FIRST) and cause == NONE:
             return ValueError(f"TaskGroup(mode={MODES[mode]!r}) needs at least one task")
         return None

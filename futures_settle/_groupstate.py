@@ -161,22 +161,27 @@ class GroupState:
         self._finish(INTERRUPTED)
 
     def _finish(self, state: int) -> None:
-        with self._lock:
-            self._state = state
-            if state == FINISHED and self._mode == ALL and not self._own:
-                self._values = _values(self._records, self._futures)
-            if self._values is None:
-                records = self._records
-                for index, fut in enumerate(self._futures):
-                    if records[index] is None and fut is not None and settled(fut):
-                        records[index] = read(fut, index)
-            self._futures = []
-            self._index_of = {}
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._flag is not None:
-            self._flag.close()
+        try:
+            with self._lock:
+                self._state = state
+                if state == FINISHED and self._mode == ALL and not self._own:
+                    self._values = _values(self._records, self._futures)
+                if self._values is None:
+                    records = self._records
+                    for index, fut in enumerate(self._futures):
+                        if records[index] is None and fut is not None and settled(fut):
+                            records[index] = read(fut, index)
+                self._futures = []
+                self._index_of = {}
+        except BaseException:  # a Ctrl-C while the answer is made: no half answer
+            self._state = INTERRUPTED
+            raise
+        finally:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if self._flag is not None:
+                self._flag.close()
 
     def _all_settled(self) -> bool:
         if self._pending:
@@ -197,45 +202,53 @@ class GroupState:
             self._cancel(WINNER, index, error=exc)
 
     def _settle(self, index: int, fut: Any) -> None:
-        record = read(fut, index)
-        cause = NONE
-        with self._lock:
-            if index not in self._pending:  # an engine that calls a callback twice
-                return
-            if type(record) is Rejected:
-                if (
-                    index == self._trigger
-                    and self._trigger_error is not None
-                    and record.reason is not self._trigger_error
-                    and isinstance(record.reason, CancelledError)
-                ):
-                    # Its task failed and cancelled the group; the executor
-                    # ran it again and the group refused: report the failure.
-                    record = Rejected(self._trigger_error, index)
-                if (
-                    self._stopping
-                    and isinstance(record.reason, CancelledError)
-                    and index != self._trigger
-                ):
-                    if self._cause == DEADLINE:
-                        record = Rejected(self._timeout_error(index), index)
-                else:
-                    self._own.append(index)
-                    if not self._stopping and (self._mode == ALL or self._mode == FIRST):
-                        cause = FAILURE if self._mode == ALL else WINNER
-            elif not self._stopping and (self._mode == ANY or self._mode == FIRST):
-                cause = WINNER
-            self._records[index] = record
-            self._order.append(index)
-            self._pending.discard(index)
-            if self._watchers or (self._idlers and not self._pending):
-                self._changed.notify_all()
-        if cause:
-            self._cancel(cause, index)
+        try:
+            record = read(fut, index)
+            cause = NONE
+            with self._lock:
+                if index not in self._pending:  # an engine that calls a callback twice
+                    return
+                if type(record) is Rejected:
+                    if (
+                        index == self._trigger
+                        and self._trigger_error is not None
+                        and record.reason is not self._trigger_error
+                        and isinstance(record.reason, CancelledError)
+                    ):
+                        # Its task failed and cancelled the group; the executor
+                        # ran it again and the group refused: report the failure.
+                        record = Rejected(self._trigger_error, index)
+                    if (
+                        self._stopping
+                        and isinstance(record.reason, CancelledError)
+                        and index != self._trigger
+                    ):
+                        if self._cause == DEADLINE:
+                            record = Rejected(self._timeout_error(index), index)
+                    else:
+                        self._own.append(index)
+                        if not self._stopping and (self._mode == ALL or self._mode == FIRST):
+                            cause = FAILURE if self._mode == ALL else WINNER
+                elif not self._stopping and (self._mode == ANY or self._mode == FIRST):
+                    cause = WINNER
+                self._records[index] = record
+                self._order.append(index)
+                self._pending.discard(index)
+                if self._watchers or (self._idlers and not self._pending):
+                    self._changed.notify_all()
+            if cause:
+                self._cancel(cause, index)
+        except BaseException as error:
+            # A Ctrl-C in the thread counting (the body's, when it cancelled a
+            # queued future) before the count: count the task now, or nothing
+            # ever will. After the count it is a no-op.
+            self._unreserve(index, error)
+            raise
 
     def _unreserve(self, index: int, error: BaseException | None = None) -> None:
-        """Give up slot ``index``: the executor refused the task (``error`` None) or
-        its future refused a callback (``error``, the future is in the slot)."""
+        """Give up slot ``index``: the executor refused the task (``error`` None), or
+        count it with ``error`` as its record (its future refused a callback, or a
+        Ctrl-C cut its count short); nothing if it was counted already."""
         with self._lock:
             if index not in self._pending:  # the callback was added and ran after all
                 return

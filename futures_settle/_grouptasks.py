@@ -158,23 +158,33 @@ def settle_thread(ref: weakref.ref[Any], fut: Future[Any], index: int = -1) -> N
     group = ref()
     if group is None:
         return
-    if index < 0:
-        index = group._index_of.pop(fut, -1)
-        if index < 0:  # counted already, or the group finished
+    try:
+        if index < 0:
+            index = group._index_of.pop(fut, -1)
+            if index < 0:  # counted already, or the group finished
+                return
+        if (
+            fut._state == "FINISHED"
+            and fut._exception is None
+            and (group._quiet_values or group._stopping)
+        ):
+            group._order.append(index)
+            pending = group._pending
+            pending.discard(index)
+            if group._watchers or (group._idlers and not pending):
+                with group._lock:
+                    group._changed.notify_all()
             return
-    if (
-        fut._state == "FINISHED"
-        and fut._exception is None
-        and (group._quiet_values or group._stopping)
-    ):
-        group._order.append(index)
-        pending = group._pending
-        pending.discard(index)
-        if group._watchers or (group._idlers and not pending):
-            with group._lock:
-                group._changed.notify_all()
-        return
-    group._settle(index, fut)
+        group._settle(index, fut)
+    except BaseException as error:
+        # A Ctrl-C in the thread that runs this (the body's, which cancelled
+        # the future or submitted it) after the turn was taken: count the
+        # task now, or nothing ever will.
+        if index < 0:  # cut before its turn: take it, this call was the one
+            index = group._index_of.pop(fut, -1)
+        if index >= 0:
+            group._unreserve(index, error)
+        raise
 
 
 # Stdlib futures are read through their attributes, and their callback

@@ -87,7 +87,10 @@ class TaskGroup(GroupState, Generic[R]):
     An exception in the body cancels and waits, then the exit raises an
     ``ExceptionGroup`` of the body's exception and the tasks' failures (as
     asyncio's ``TaskGroup``); ``SystemExit`` and ``GeneratorExit`` (a
-    generator holding the block was closed) propagate bare after the wait.
+    generator holding the block was closed) propagate bare after the wait,
+    and a ``CancelledError`` (``check_cancelled()`` in a group nested in an
+    outer group's task) is a cancellation: the tasks' failures if any, else
+    it propagates as it is.
     ``KeyboardInterrupt`` (Ctrl-C in the body or while the exit waits)
     cancels as above and propagates at once, **without** waiting for running
     tasks: they finish in the pool on their own.
@@ -196,11 +199,13 @@ class TaskGroup(GroupState, Generic[R]):
             if exc is not None:
                 self._cancel(BODY)
             self._wait(self._all_settled, each=False)
+            # In the try: a Ctrl-C while the answer is made leaves none
+            # half made (result() then says the group was interrupted).
+            self._finish(FINISHED)
+            error = self._error = self._exit_error(exc)
         except KeyboardInterrupt:
             self._interrupt()
             raise
-        self._finish(FINISHED)
-        error = self._error = self._exit_error(exc)
         if error is None or error is exc:
             return False
         try:
