@@ -43,6 +43,7 @@ def exit_error(
     mode: int,
     cause: int,
     records: list[Any],
+    refused: int,
     own: list[int],
     trigger: int,
     body: BaseException | None,
@@ -50,7 +51,8 @@ def exit_error(
 ) -> BaseException | None:
     """What the exit raises, given how every task settled and why the group cancelled.
 
-    ``own`` lists the tasks that failed on their own (not cancelled by the
+    ``refused`` counts the slots of submits the executor refused (no
+    record), ``own`` lists the tasks that failed on their own (not cancelled by the
     group), ``trigger`` the task whose outcome cancelled it, ``body`` the
     body's exception.
     """
@@ -64,7 +66,7 @@ def exit_error(
         # answering for an outer group, a cancelled future's result()): not
         # a failure. The tasks' own failures if any, else it goes on as it is.
         cancelled, body = body, None
-    total = len(records)
+    total = len(records) - refused
     failures = [records[i].reason for i in sorted(own)]
     errors: list[BaseException] = []
     if cause == DEADLINE and mode != SETTLED and not (mode == ALL and failures):

@@ -70,6 +70,7 @@ class GroupState:
         self._state = NEW
         self._futures: list[Any] = []
         self._records: list[Any] = []
+        self._refused: set[int] = set()  # slots whose submit the executor refused
         self._order: list[int] = []  # indices in the order their tasks settled
         self._own: list[int] = []  # tasks that failed on their own
         # Indices of the tasks not counted as settled yet. Removing one is
@@ -129,7 +130,8 @@ class GroupState:
                 self._trigger = trigger
                 self._trigger_error = error
                 if cause == DEADLINE:
-                    self._at_deadline = (len(self._pending), len(self._futures))
+                    submitted = len(self._futures) - len(self._refused)
+                    self._at_deadline = (len(self._pending), submitted)
             flag = self._flag
             if flag is not None:
                 flag.set(STOPPING)  # before the queue: a task starting meanwhile sees it
@@ -165,7 +167,7 @@ class GroupState:
             with self._lock:
                 self._state = state
                 if state == FINISHED and self._mode == ALL and not self._own:
-                    self._values = _values(self._records, self._futures)
+                    self._values = _values(*self._answered(self._records, self._futures))
                 if self._values is None:
                     records = self._records
                     for index, fut in enumerate(self._futures):
@@ -253,14 +255,14 @@ class GroupState:
             if index not in self._pending:  # the callback was added and ran after all
                 return
             self._pending.discard(index)
-            if error is None and index == len(self._futures) - 1:
-                self._futures.pop()
-                self._records.pop()
-            else:  # another submit took a later index meanwhile: keep the slot
-                self._records[index] = Rejected(
-                    RuntimeError("the executor refused this task") if error is None else error,
-                    index,
-                )
+            if error is None:  # refused: no place in the answer, as if never submitted
+                if index == len(self._futures) - 1:
+                    self._futures.pop()
+                    self._records.pop()
+                else:  # another submit took a later index meanwhile: its number stays
+                    self._refused.add(index)
+            else:
+                self._records[index] = Rejected(error, index)
                 if index not in self._order:  # a count cut short by Ctrl-C may have put it there
                     self._order.append(index)
             if self._watchers or (self._idlers and not self._pending):
@@ -325,14 +327,22 @@ class GroupState:
     def _timeout_error(self, index: int | None = None) -> SettleTimeoutError:
         unsettled, submitted = self._at_deadline
         # Tasks submitted after the deadline never ran: unfinished too.
-        late = max(0, len(self._records) - submitted)
+        late = max(0, len(self._records) - len(self._refused) - submitted)
         return timeout_error(self._timeout, unsettled + late, submitted + late, index)
+
+    def _answered(self, *slots: list[Any]) -> list[list[Any]]:
+        """``slots`` (lists by index) without the slots of refused submits."""
+        refused = self._refused
+        if not refused:
+            return list(slots)
+        return [[x for i, x in enumerate(items) if i not in refused] for items in slots]
 
     def _exit_error(self, body: BaseException | None) -> BaseException | None:
         return exit_error(
             self._mode,
             self._cause,
             self._records,
+            len(self._refused),
             self._own,
             self._trigger,
             body,

@@ -222,9 +222,14 @@ class TaskGroup(GroupState, Generic[R]):
         Returns:
             The executor's own future for the task.
 
+        A submit the executor refuses (shut down, broken) raises the
+        executor's error and takes no place in the answer; a task another
+        thread submitted meanwhile keeps its number, so ``.index`` may skip.
+
         Raises:
             TypeError: ``fn`` is not callable.
             RuntimeError: The group is not open (not entered yet, or finished).
+            Exception: What the executor's ``submit()`` raised.
         """
         if not callable(fn):
             raise TypeError(f"TaskGroup.submit() expected a callable, got {type(fn).__name__}")
@@ -369,7 +374,7 @@ class TaskGroup(GroupState, Generic[R]):
         records = self._records
         mode = self._mode
         if mode == SETTLED:
-            return list(records)  # type: ignore[return-value]
+            return list(self._answered(records)[0])  # type: ignore[return-value]
         if self._error is not None:
             try:
                 reraise(self._error, self)

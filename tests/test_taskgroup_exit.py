@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import CancelledError, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -229,17 +229,13 @@ class _RefusingPool(ThreadPoolExecutor):
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(
-    strict=True,
-    reason="known: a refused submit that another submit has already passed keeps its slot, "
-    "as a Rejected record that 'all' cannot answer with (left open on 2026-11-25)",
-)
-def test_a_refused_submit_racing_another_is_not_a_cancellation() -> None:
-    """mode 'all', never cancelled, every accepted task succeeded: result() is not a
-    CancelledError ('cancelled before it had a result'); it gives the values, as it
-    does when the refused submit is the last one."""
+@pytest.mark.parametrize("mode", ["all", "settled"])
+def test_a_refused_submit_racing_another_takes_no_place_in_the_answer(mode: Any) -> None:
+    """A submit the executor refuses raises its error and leaves nothing in the answer,
+    also when another submit took the next number meanwhile: 'all' gives the values
+    (it was a CancelledError), 'settled' the records, whose numbers skip the refused one."""
     with _RefusingPool() as pool:
-        with TaskGroup(pool) as tg:
+        with TaskGroup(pool, mode=mode) as tg:
             tg.submit(str, "a")
             refused: list[BaseException] = []
 
@@ -254,9 +250,9 @@ def test_a_refused_submit_racing_another_is_not_a_cancellation() -> None:
             time.sleep(0.1)  # it holds slot 1 inside the executor's submit
             tg.submit(str, "b")
             t.join(10)
-        assert refused, "the executor did not refuse"
-        try:
-            answer = tg.result()
-        except CancelledError as error:
-            pytest.fail(f"result() raised {error!r} for a group nobody cancelled")
-    assert answer == ["a", "b"]
+        assert [str(e) for e in refused] == ["cannot schedule new futures after shutdown"]
+        answer = tg.result()
+    if mode == "all":
+        assert answer == ["a", "b"]
+    else:
+        assert answer == [Fulfilled("a", 0), Fulfilled("b", 2)]
