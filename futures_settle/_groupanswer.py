@@ -43,7 +43,7 @@ def exit_error(
     mode: int,
     cause: int,
     records: list[Any],
-    refused: int,
+    total: int,
     own: list[int],
     trigger: int,
     body: BaseException | None,
@@ -51,10 +51,10 @@ def exit_error(
 ) -> BaseException | None:
     """What the exit raises, given how every task settled and why the group cancelled.
 
-    ``refused`` counts the slots of submits the executor refused (no
-    record), ``own`` lists the tasks that failed on their own (not cancelled by the
-    group), ``trigger`` the task whose outcome cancelled it, ``body`` the
-    body's exception.
+    ``total`` counts the tasks (``records`` also has the empty slots of
+    submits the executor refused), ``own`` lists the tasks that failed on
+    their own (not cancelled by the group), ``trigger`` the task whose
+    outcome cancelled it, ``body`` the body's exception.
     """
     if isinstance(body, (SystemExit, GeneratorExit)):
         # GeneratorExit: a generator holding the block was closed; close()
@@ -66,7 +66,6 @@ def exit_error(
         # answering for an outer group, a cancelled future's result()): not
         # a failure. The tasks' own failures if any, else it goes on as it is.
         cancelled, body = body, None
-    total = len(records) - refused
     failures = [records[i].reason for i in sorted(own)]
     errors: list[BaseException] = []
     if cause == DEADLINE and mode != SETTLED and not (mode == ALL and failures):

@@ -130,8 +130,7 @@ class GroupState:
                 self._trigger = trigger
                 self._trigger_error = error
                 if cause == DEADLINE:
-                    submitted = len(self._futures) - len(self._refused)
-                    self._at_deadline = (len(self._pending), submitted)
+                    self._at_deadline = (len(self._pending), self._submitted())
             flag = self._flag
             if flag is not None:
                 flag.set(STOPPING)  # before the queue: a task starting meanwhile sees it
@@ -327,8 +326,12 @@ class GroupState:
     def _timeout_error(self, index: int | None = None) -> SettleTimeoutError:
         unsettled, submitted = self._at_deadline
         # Tasks submitted after the deadline never ran: unfinished too.
-        late = max(0, len(self._records) - len(self._refused) - submitted)
+        late = max(0, self._submitted() - submitted)
         return timeout_error(self._timeout, unsettled + late, submitted + late, index)
+
+    def _submitted(self) -> int:
+        """How many tasks were submitted: every slot but those of refused submits."""
+        return len(self._records) - len(self._refused)
 
     def _answered(self, *slots: list[Any]) -> list[list[Any]]:
         """``slots`` (lists by index) without the slots of refused submits."""
@@ -342,7 +345,7 @@ class GroupState:
             self._mode,
             self._cause,
             self._records,
-            len(self._refused),
+            self._submitted(),
             self._own,
             self._trigger,
             body,
@@ -354,7 +357,7 @@ def _values(records: list[Any], futures: list[Any]) -> list[Any] | None:
     """Every task's value in submit order, or ``None`` if one has none.
 
     Values that thread tasks returned were counted without being read
-    (``_grouptasks.settle``): they are read here, without making records.
+    (``_grouptasks.settle_thread``): they are read here, without making records.
     """
     if LAYOUT and _all_values(records, futures):
         return list(map(_RESULT, futures))

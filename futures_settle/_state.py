@@ -23,6 +23,7 @@ from ._kinds import AWAITABLE, DUCK, FAST, PLAIN, compute_kind, refuse, remember
 from ._records import Fulfilled, Rejected
 
 __all__ = [
+    "DONE_STATES",
     "DUCK",
     "FAIL",
     "FAST",
@@ -57,6 +58,8 @@ __all__ = [
 _FINISHED = _cf.FINISHED
 _CANCELLED = _cf.CANCELLED
 _CANCELLED_AND_NOTIFIED = _cf.CANCELLED_AND_NOTIFIED
+# A stdlib future's states once it is done: ``is_done(x, FAST)`` without the call.
+DONE_STATES = frozenset((_FINISHED, _CANCELLED, _CANCELLED_AND_NOTIFIED))
 
 
 class Pending:

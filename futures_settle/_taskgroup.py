@@ -30,6 +30,7 @@ from ._grouptasks import (
 )
 from ._inputs import deadline_of
 from ._records import Settled
+from ._state import DONE_STATES
 
 __all__ = ["TaskGroup"]
 
@@ -38,9 +39,6 @@ T = TypeVar("T")
 P = ParamSpec("P")
 
 _RUN = contextvars.Context.run
-
-# A stdlib future's states once it is done (concurrent.futures._base).
-_DONE = frozenset(("FINISHED", "CANCELLED", "CANCELLED_AND_NOTIFIED"))
 
 
 class TaskGroup(GroupState, Generic[R]):
@@ -276,7 +274,7 @@ class TaskGroup(GroupState, Generic[R]):
             if index < len(futures):  # else Ctrl-C ended the group meanwhile
                 futures[index] = fut
             if self._threads and type(fut) is Future and LAYOUT:
-                if fut._state in _DONE:
+                if fut._state in DONE_STATES:
                     # Settled already: no callback, this is the one count.
                     mine = True
                     settle_thread(self._ref, fut, index)
@@ -289,7 +287,7 @@ class TaskGroup(GroupState, Generic[R]):
                     # over the callback: count it here, if the callback has not.
                     # (A Ctrl-C caught in the body, landing between the turn
                     # taken and the next line, would leave it uncounted.)
-                    if fut._state in _DONE and self._index_of.pop(fut, None) is not None:
+                    if fut._state in DONE_STATES and self._index_of.pop(fut, None) is not None:
                         mine = True
                         settle_thread(self._ref, fut, index)
                 else:
