@@ -50,6 +50,27 @@ class CachedPool(ThreadPoolExecutor):
         return fut
 
 
+class _SettlesOnAppend(list[Any]):
+    """A future's callback list whose append settles the future: its callbacks run
+    (ours among them) before submit() looks again, which then finds it done."""
+
+    fut: Future[Any]
+
+    def append(self, item: Any) -> None:
+        super().append(item)
+        self.fut.set_result(5)
+
+
+class SettlingPool(ThreadPoolExecutor):
+    """Returns pending futures that settle the moment a callback is added."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        fut: Future[Any] = Future()
+        fut._done_callbacks = callbacks = _SettlesOnAppend()  # type: ignore[attr-defined]
+        callbacks.fut = fut
+        return fut
+
+
 class TestOddExecutors:
     def test_one_future_for_two_tasks_counts_both(self) -> None:
         """A single-flight executor returns one pending future twice: both tasks settle."""
@@ -71,6 +92,19 @@ class TestOddExecutors:
         gate.set()
         assert out["done"], "the exit hung: the first task's index was overwritten"
         assert out["value"] == [Fulfilled(1, 0), Fulfilled(1, 1)]
+
+    @pytest.mark.parametrize("mode", ["all", "settled"])
+    def test_settled_between_the_callback_and_the_second_look_counts_once(self, mode: Any) -> None:
+        """The future settles as the shared callback is added: the callback counts the
+        task, submit()'s own look finds its turn taken; one record, one value."""
+        with SettlingPool(1) as pool:
+            with TaskGroup(pool, mode=mode) as tg:
+                tg.submit(int, "5")
+                tg.submit(int, "5")
+                seen = [r.index for r in tg.as_settled()]
+            assert seen == [0, 1]
+            answer = tg.result()
+        assert answer == ([5, 5] if mode == "all" else [Fulfilled(5, 0), Fulfilled(5, 1)])
 
     @pytest.mark.parametrize("mode", ["any", "first"])
     def test_a_value_the_executor_set_wins(self, mode: Any) -> None:
