@@ -8,19 +8,19 @@
 ['fulfilled', 'fulfilled', 'rejected']
 """
 
-from ._cancelflag import check_cancelled as check_cancelled
-from ._combinators import wait_all as wait_all
-from ._combinators import wait_settled as wait_settled
 from ._errors import SettleTimeoutError as SettleTimeoutError
-from ._mapping import map_all as map_all
-from ._mapping import map_settled as map_settled
-from ._racing import wait_any as wait_any
-from ._racing import wait_first as wait_first
+from ._group.cancelflag import check_cancelled as check_cancelled
+from ._group.group import TaskGroup as TaskGroup
+from ._map.maps import map_all as map_all
+from ._map.maps import map_settled as map_settled
 from ._records import Fulfilled as Fulfilled
 from ._records import Rejected as Rejected
 from ._records import Settled as Settled
-from ._streaming import as_settled as as_settled
-from ._taskgroup import TaskGroup as TaskGroup
+from ._wait.combinators import wait_all as wait_all
+from ._wait.combinators import wait_settled as wait_settled
+from ._wait.racing import wait_any as wait_any
+from ._wait.racing import wait_first as wait_first
+from ._wait.streaming import as_settled as as_settled
 
 __version__ = "0.1.0"
 
@@ -70,7 +70,7 @@ __test__ = {"Settled": _SETTLED_DOC}
 # Settled is a typing union: without this, help(Settled) shows the
 # documentation of typing.Union. Python 3.14 made union objects refuse any
 # attribute (python/cpython#132139): there help() shows typing's text, and
-# editors still show the alias's docstring in _records.
+# editors still show the alias's docstring in _records.py.
 try:
     Settled.__doc__ = _SETTLED_DOC
     Settled.__module__ = __name__

@@ -1,0 +1,11 @@
+"""The task group: ``TaskGroup`` and ``check_cancelled``.
+
+``group`` (the public class), ``state`` (what a group knows and how it
+ends), ``tasks`` (running and counting its tasks on each kind of
+executor), ``answer`` (what the exit gives or raises for each mode) and
+``cancelflag`` (the flag that tells tasks in other processes the group was
+cancelled; it crosses to workers, so its import path matters).
+
+May import: ``_core`` and the shared leaves. Imported by: the package's
+``__init__``; never by ``_core``, ``_wait`` or ``_map``.
+"""
