@@ -45,18 +45,10 @@ from typing import Any, NoReturn
 from .._errors import call_timeout
 from . import waiter as _waiter
 from .engines import cancel_quietly
+from .layout import done_callbacks
 from .recheck import call_when_done
-from .state import (
-    FAIL,
-    FAST,
-    Pending,
-    cheap_failed,
-    done_callbacks,
-    failed_of,
-    fast_failed,
-    is_done,
-    outcome,
-)
+from .scans import Pending
+from .state import FAIL, FAST, cheap_failed, failed_of, fast_failed, is_done, outcome
 from .waiter import ALL, ANY, FAIL_FAST, FIRST, STREAM, Waiter, watch
 
 _NEEDS_OUTCOME = (FAIL_FAST, ANY)

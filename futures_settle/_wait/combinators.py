@@ -9,16 +9,8 @@ from typing import Any, TypeVar, overload
 from .._core.hub import ALL, FAIL_FAST, give_up, wait_pending
 from .._core.hub import cancel_pending as _cancel
 from .._core.inputs import check_flag, deadline_of, materialize
-from .._core.state import (
-    FAIL,
-    OK,
-    PENDING,
-    Pending,
-    read,
-    read_pending,
-    scan_records,
-    scan_values,
-)
+from .._core.scans import Pending, read_pending, scan_records, scan_values
+from .._core.state import FAIL, OK, PENDING, read
 from .._errors import input_timeout, reraise
 from .._records import Fulfilled, Rejected
 

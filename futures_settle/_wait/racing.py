@@ -9,7 +9,8 @@ from typing import Any, TypeVar, overload
 from .._core.hub import ANY, FIRST, give_up, wait_pending
 from .._core.hub import cancel_pending as _cancel
 from .._core.inputs import check_flag, deadline_of, materialize, need_inputs
-from .._core.state import OK, check, read, read_all, scan_first
+from .._core.scans import read_all, scan_first
+from .._core.state import OK, check, read
 from .._errors import reraise
 
 T = TypeVar("T")

@@ -10,7 +10,8 @@ from typing import Any, Final, TypeVar, overload
 from .._core.engines import read_one
 from .._core.hub import STREAM, Waiter, register
 from .._core.inputs import deadline_of, materialize
-from .._core.state import OK, PENDING, check, read_all, read_kinds
+from .._core.scans import read_all
+from .._core.state import OK, PENDING, check, read_kinds
 from .._errors import input_timeout
 from .._records import Fulfilled, Rejected
 

@@ -27,6 +27,7 @@ from futures_settle import (
     wait_settled,
 )
 from futures_settle._core import hub as _hub
+from futures_settle._core import scans as _scans
 from futures_settle._core import state as _state
 from futures_settle._core import waiter as _waiter
 
@@ -244,7 +245,7 @@ def test_many_waiters_on_one_hub() -> None:
     """Entries beyond the first go to a list; finished ones are skipped when it fires."""
     f: Future[int] = Future()
     waiters = [_hub.Waiter(_hub.ALL, 1) for _ in range(3)]
-    pending = _state.Pending([f])
+    pending = _scans.Pending([f])
     pending.positions.append(0)
     pending.kinds.append(_state.FAST)
     for w in waiters:
@@ -416,7 +417,7 @@ def test_same_future_settled_between_registration_chunks(
 def test_polling_beside_a_waiting_call_keeps_entries_bounded() -> None:
     """2,000 polls while another call holds the hub's first two entries leave few entries."""
     f: Future[int] = Future()
-    pending = _state.Pending([f, f])
+    pending = _scans.Pending([f, f])
     pending.positions.extend([0, 1])
     pending.kinds.extend([_state.FAST, _state.FAST])
     waiting = _hub.Waiter(_hub.ALL, 2)  # a call listing f twice, still waiting
