@@ -8,6 +8,7 @@
 ['fulfilled', 'fulfilled', 'rejected']
 """
 
+from ._core.deadline import remaining as remaining
 from ._errors import SettleTimeoutError as SettleTimeoutError
 from ._group.cancelflag import check_cancelled as check_cancelled
 from ._group.group import TaskGroup as TaskGroup
@@ -34,6 +35,7 @@ __all__ = (
     "check_cancelled",
     "map_all",
     "map_settled",
+    "remaining",
     "wait_all",
     "wait_any",
     "wait_first",
