@@ -14,6 +14,52 @@ sys.path.insert(0, __file__.rsplit("/", 1)[0])
 
 from duck import DuckExecutor, DuckFuture
 
+START_METHODS = ("fork", "forkserver", "spawn")
+# Markers that name a process-using test: a test module that mentions one of these
+# words is marked ``processes``, so that CI can run it again under each start method.
+_PROCESS_WORDS = ("ProcessPoolExecutor", "multiprocessing", "process_pool", "loky", "mp_context")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--start-method",
+        choices=START_METHODS,
+        default=None,
+        help="start worker processes this way (default: spawn in fixtures, the platform's "
+        "default elsewhere); CI runs the tests marked 'processes' under each",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    method = config.getoption("--start-method")
+    if method is not None:
+        # Pools made without mp_context (ours and the tests') start workers this way too.
+        multiprocessing.set_start_method(method, force=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    mentions: dict[str, bool] = {}
+    for item in items:
+        path = str(item.path)
+        if path not in mentions:
+            try:
+                text = item.path.read_text()
+            except (OSError, UnicodeDecodeError):
+                text = ""
+            mentions[path] = path.endswith(".py") and any(w in text for w in _PROCESS_WORDS)
+        if mentions[path]:
+            item.add_marker(pytest.mark.processes)
+
+
+@pytest.fixture(scope="session")
+def start_method(request: pytest.FixtureRequest) -> str:
+    """How the suite's process fixtures start workers: ``--start-method``, else spawn."""
+    return str(request.config.getoption("--start-method") or "spawn")
+
+
+def mp_context(method: str) -> Any:
+    return multiprocessing.get_context(method)
+
 
 def done(value: Any) -> Future[Any]:
     f: Future[Any] = Future()
@@ -57,8 +103,8 @@ def thread_pool() -> Iterator[ThreadPoolExecutor]:
 
 
 @pytest.fixture(scope="session")
-def process_pool() -> Iterator[ProcessPoolExecutor]:
-    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+def process_pool(start_method: str) -> Iterator[ProcessPoolExecutor]:
+    with ProcessPoolExecutor(2, mp_context=mp_context(start_method)) as pool:
         yield pool
 
 
@@ -69,8 +115,8 @@ def loky_pool() -> Any:
 
 
 @pytest.fixture(scope="session")
-def manager() -> Iterator[Any]:
-    with multiprocessing.get_context("spawn").Manager() as m:
+def manager(start_method: str) -> Iterator[Any]:
+    with mp_context(start_method).Manager() as m:
         yield m
 
 

@@ -112,9 +112,9 @@ class TestRefusedSubmit:
         assert len(pulled) == 3
 
     @pytest.mark.parametrize("chunksize", [1, None])
-    def test_broken_process_pool(self, chunksize: int | None) -> None:
+    def test_broken_process_pool(self, chunksize: int | None, start_method: str) -> None:
         """A worker dies: every pulled item is a Rejected(BrokenProcessPool), nothing raises."""
-        ctx = multiprocessing.get_context("spawn")
+        ctx = multiprocessing.get_context(start_method)
         with ProcessPoolExecutor(1, mp_context=ctx) as pool:
             records = list(
                 map_settled(

@@ -76,9 +76,9 @@ def test_mixed_engines(thread_pool: Any, process_pool: Any, loky_pool: Any) -> N
     assert [r.status for r in wait_settled(fs, timeout=30)] == ["fulfilled"] * 5
 
 
-def test_broken_process_pool_gives_records() -> None:
+def test_broken_process_pool_gives_records(start_method: str) -> None:
     """A worker that dies gives Rejected(BrokenProcessPool) records and never hangs."""
-    ctx = multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context(start_method)
     with ProcessPoolExecutor(1, mp_context=ctx) as pool:
         fs = [pool.submit(tasks.die), pool.submit(tasks.identity, 1)]
         results = wait_settled(fs, timeout=30)
