@@ -25,20 +25,51 @@ __all__ = ["map_all", "map_settled"]
 R = TypeVar("R")
 
 
-def _notify_progress(
-    progress: Callable[[Any], object], records: list[Any], state: list[bool]
-) -> None:
-    for record in records:
-        try:
-            progress(record)
-        except Exception as exc:  # a progress hook never breaks the aggregation
-            if not state[0]:
-                state[0] = True
-                warnings.warn(
-                    f"progress hook raised {exc!r}; the map goes on, further errors are ignored",
-                    RuntimeWarning,
-                    stacklevel=3,
-                )
+class _Hook:
+    """A map's progress hook, and what became of its calls."""
+
+    __slots__ = ("fn", "interrupt", "warned")
+
+    def __init__(self, fn: Callable[[Any], object]) -> None:
+        self.fn = fn
+        self.warned = False
+        self.interrupt: BaseException | None = None  # for the engine to raise
+
+
+def _notify_progress(hook: _Hook, filed: list[list[Any]]) -> Generator[Any, None, None]:
+    """Call the hook with each record filed: a batch of no items, run by the map's iterator.
+
+    The engine yields this generator rather than calling the hook itself,
+    so the hook runs outside the engine, as the map's iterator's current
+    batch: a hook that calls ``next()`` on its own map reaches this running
+    generator, which refuses ("generator already executing"), and the
+    iterator keeps its place. Called from inside the engine, the refusal
+    would come from the engine, and the map's iterator (a ``chain``) drops
+    an engine that raises: the map would end after its current batch.
+
+    An exception of the hook is reported once, as a warning. A
+    ``BaseException`` (Ctrl-C in the hook) is handed to the engine, which
+    raises it when the iterator pulls it next, at once: the map ends as
+    it would have, its queued work cancelled.
+    """
+    try:
+        for records in filed:
+            for record in records:
+                try:
+                    hook.fn(record)
+                except Exception as exc:  # a progress hook never breaks the aggregation
+                    if not hook.warned:
+                        hook.warned = True
+                        warnings.warn(
+                            f"progress hook raised {exc!r}; "
+                            "the map goes on, further errors are ignored",
+                            RuntimeWarning,
+                            stacklevel=2,  # the consumer's line, whose next() runs this
+                        )
+    except BaseException as exc:
+        hook.interrupt = exc
+    del filed
+    yield from ()
 
 
 def _pull(args: Iterator[Any], n: int) -> tuple[list[Any], Exception | None]:
@@ -122,7 +153,7 @@ def _map(
     exhausted = False
     input_error: Exception | None = None
     cancel_on_exit = True
-    warned = [False]
+    hook = None if progress is None else _Hook(progress)
     try:
         while True:
             while not exhausted and pulled - handed < buffersize and len(in_flight) < max_units:
@@ -168,9 +199,14 @@ def _map(
                     settled, in_flight, ready, sizer, chunked, progress is not None
                 )
                 del settled
-                if progress is not None:
-                    for records in filed:
-                        _notify_progress(progress, records, warned)
+                if hook is not None and filed:
+                    yield _notify_progress(hook, filed)
+                    if hook.interrupt is not None:
+                        interrupt, hook.interrupt = hook.interrupt, None
+                        try:
+                            raise interrupt
+                        finally:
+                            del interrupt
                 del filed
             parts, count = next_batch(ready, ordered, handed, limit)
             if count:
