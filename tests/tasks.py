@@ -54,3 +54,10 @@ def unpicklable_on(x: int, bad: int) -> Any:
     if x == bad:
         return threading.Lock()
     return x
+
+
+def time_left_at(x: Any) -> tuple[Any, float | None]:
+    """The item, and ``remaining()`` as the item runs (a map's deadline reaches it)."""
+    from futures_settle import remaining
+
+    return x, remaining()

@@ -8,6 +8,7 @@ from concurrent.futures import Executor, Future
 from itertools import islice
 from typing import Any, TypeVar
 
+from .._core.deadline import Deadline, run_within
 from .._core.engines import cancel_quietly
 from .._core.hub import STREAM, Waiter
 from .._core.inputs import check_flag
@@ -23,6 +24,8 @@ from .worker import run_chunk
 __all__ = ["map_all", "map_settled"]
 
 R = TypeVar("R")
+
+_NO_KWARGS: dict[str, Any] = {}  # run_within unpacks it: never changed
 
 
 class _Hook:
@@ -90,6 +93,7 @@ def _submit(
     chunked: bool,
     waiter: Waiter,
     position: int,
+    deadline: Deadline | None,
 ) -> tuple[Any, bool]:
     """Submit one unit and watch its future for ``waiter``: ``(future, refused)``.
 
@@ -101,7 +105,16 @@ def _submit(
     """
     callback = Watch(waiter, position)
     try:
-        fut = executor.submit(run_chunk, fn, chunk) if chunked else executor.submit(fn, *chunk[0])
+        if chunked:
+            fut = (
+                executor.submit(run_chunk, fn, chunk)
+                if deadline is None
+                else executor.submit(run_chunk, fn, chunk, deadline)
+            )
+        elif deadline is None:
+            fut = executor.submit(fn, *chunk[0])
+        else:  # the item runs under the map's deadline: remaining() reads it
+            fut = executor.submit(run_within, deadline, fn, chunk[0], _NO_KWARGS)
         if not looks_like_future(fut):
             raise TypeError(
                 f"{name}() expected executor.submit() to return a future, got {type(fut).__name__}"
@@ -154,6 +167,7 @@ def _map(
     input_error: Exception | None = None
     cancel_on_exit = True
     hook = None if progress is None else _Hook(progress)
+    task_deadline = None if deadline is None else Deadline(deadline)  # what items run under
     try:
         while True:
             while not exhausted and pulled - handed < buffersize and len(in_flight) < max_units:
@@ -170,7 +184,9 @@ def _map(
                 if not chunk:
                     exhausted = True
                     break
-                fut, refused = _submit(name, executor, fn, chunk, chunked, waiter, pulled)
+                fut, refused = _submit(
+                    name, executor, fn, chunk, chunked, waiter, pulled, task_deadline
+                )
                 exhausted = exhausted or refused  # refused, or the input broke: pull no more
                 in_flight[pulled] = (fut, len(chunk))
                 pulled += len(chunk)
@@ -274,7 +290,9 @@ def map_all(
         buffersize: Most items submitted and not yet consumed; default
             ``max(4 * workers, 64) * chunksize``, or ``4 * workers * 1024``
             with automatic chunks.
-        timeout: Seconds for the whole map, or ``None``.
+        timeout: Seconds for the whole map, or ``None``. Each item runs
+            under this deadline: inside it, ``remaining()`` gives the
+            seconds left (``None`` without a timeout), for blocking calls.
         ordered: Yield in input order (``True``) or as items complete.
         chunksize: Items sent to a worker at once; each item still
             settles on its own. ``None``: sized automatically for
@@ -360,7 +378,9 @@ def map_settled(
         buffersize: Most items submitted and not yet consumed; default
             ``max(4 * workers, 64) * chunksize``, or ``4 * workers * 1024``
             with automatic chunks.
-        timeout: Seconds for the whole map, or ``None``.
+        timeout: Seconds for the whole map, or ``None``. Each item runs
+            under this deadline: inside it, ``remaining()`` gives the
+            seconds left (``None`` without a timeout), for blocking calls.
         ordered: Yield in input order (``True``) or as items complete.
         chunksize: Items sent to a worker at once. ``None``: sized
             automatically for process-based executors, one item per task
