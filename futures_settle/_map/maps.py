@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Executor, Future
 from itertools import islice
@@ -19,6 +18,7 @@ from .._records import Fulfilled, Rejected
 from .args import check as _check
 from .batches import drain, next_batch, results, take_records, take_values, timed_out
 from .chunking import Plan
+from .progress import Hook, notify_progress
 from .worker import run_chunk
 
 __all__ = ["map_all", "map_settled"]
@@ -26,53 +26,6 @@ __all__ = ["map_all", "map_settled"]
 R = TypeVar("R")
 
 _NO_KWARGS: dict[str, Any] = {}  # run_within unpacks it: never changed
-
-
-class _Hook:
-    """A map's progress hook, and what became of its calls."""
-
-    __slots__ = ("fn", "interrupt", "warned")
-
-    def __init__(self, fn: Callable[[Any], object]) -> None:
-        self.fn = fn
-        self.warned = False
-        self.interrupt: BaseException | None = None  # for the engine to raise
-
-
-def _notify_progress(hook: _Hook, filed: list[list[Any]]) -> Generator[Any, None, None]:
-    """Call the hook with each record filed: a batch of no items, run by the map's iterator.
-
-    The engine yields this generator rather than calling the hook itself,
-    so the hook runs outside the engine, as the map's iterator's current
-    batch: a hook that calls ``next()`` on its own map reaches this running
-    generator, which refuses ("generator already executing"), and the
-    iterator keeps its place. Called from inside the engine, the refusal
-    would come from the engine, and the map's iterator (a ``chain``) drops
-    an engine that raises: the map would end after its current batch.
-
-    An exception of the hook is reported once, as a warning. A
-    ``BaseException`` (Ctrl-C in the hook) is handed to the engine, which
-    raises it when the iterator pulls it next, at once: the map ends as
-    it would have, its queued work cancelled.
-    """
-    try:
-        for records in filed:
-            for record in records:
-                try:
-                    hook.fn(record)
-                except Exception as exc:  # a progress hook never breaks the aggregation
-                    if not hook.warned:
-                        hook.warned = True
-                        warnings.warn(
-                            f"progress hook raised {exc!r}; "
-                            "the map goes on, further errors are ignored",
-                            RuntimeWarning,
-                            stacklevel=2,  # the consumer's line, whose next() runs this
-                        )
-    except BaseException as exc:
-        hook.interrupt = exc
-    del filed
-    yield from ()
 
 
 def _pull(args: Iterator[Any], n: int) -> tuple[list[Any], Exception | None]:
@@ -160,19 +113,30 @@ def _map(
     ready: dict[int, list[Any]] = {}  # settled units not yet handed out
     sizer, chunked, chunksize = how.sizer, how.chunked, how.chunksize
     buffersize, max_units = how.buffersize, how.max_units
+    stretch, busy = how.stretch, how.busy  # how far the buffer grows while the head blocks
     limit = max(1, buffersize // 4)  # most items per batch: the workers keep the rest
     pulled = 0  # items taken from the input
     handed = 0  # items handed out (ordered: also the next position to hand out)
     exhausted = False
     input_error: Exception | None = None
     cancel_on_exit = True
-    hook = None if progress is None else _Hook(progress)
+    hook = None if progress is None else Hook(progress)
     task_deadline = None if deadline is None else Deadline(deadline)  # what items run under
     try:
         while True:
-            while not exhausted and pulled - handed < buffersize and len(in_flight) < max_units:
+            while not exhausted and len(in_flight) < max_units:
+                room = buffersize - (pulled - handed)
+                if room <= 0:
+                    # Full. If the head item in order still runs and the
+                    # workers would idle, stretch: a slow head must not
+                    # stop the others (a user's buffersize never stretches).
+                    if not (ordered and len(in_flight) < busy and handed not in ready):
+                        break
+                    room = stretch - (pulled - handed)
+                    if room <= 0:
+                        break
                 size = chunksize if sizer is None else sizer.size
-                chunk, broke = _pull(args, min(size, buffersize - (pulled - handed)))
+                chunk, broke = _pull(args, min(size, room))
                 if broke is not None:  # the input's own error: pull no more
                     exhausted = True
                     if fail_fast:
@@ -216,7 +180,7 @@ def _map(
                 )
                 del settled
                 if hook is not None and filed:
-                    yield _notify_progress(hook, filed)
+                    yield notify_progress(hook, filed)
                     if hook.interrupt is not None:
                         interrupt, hook.interrupt = hook.interrupt, None
                         try:
@@ -288,8 +252,10 @@ def map_all(
         executor: A ``concurrent.futures.Executor`` (threads, processes,
             loky, or any object with ``submit()`` returning futures).
         buffersize: Most items submitted and not yet consumed; default
-            ``max(4 * workers, 64) * chunksize``, or ``4 * workers * 1024``
-            with automatic chunks.
+            ``max(4 * workers, 64) * chunksize`` (which, in input order,
+            stretches up to 16x while the first item in order blocks and
+            workers would idle), or ``4 * workers * 1024`` with automatic
+            chunks. A value given is a hard bound.
         timeout: Seconds for the whole map, or ``None``. Each item runs
             under this deadline: inside it, ``remaining()`` gives the
             seconds left (``None`` without a timeout), for blocking calls.
@@ -376,8 +342,10 @@ def map_settled(
         executor: A ``concurrent.futures.Executor`` or anything with
             ``submit()`` returning futures.
         buffersize: Most items submitted and not yet consumed; default
-            ``max(4 * workers, 64) * chunksize``, or ``4 * workers * 1024``
-            with automatic chunks.
+            ``max(4 * workers, 64) * chunksize`` (which, in input order,
+            stretches up to 16x while the first item in order blocks and
+            workers would idle), or ``4 * workers * 1024`` with automatic
+            chunks. A value given is a hard bound.
         timeout: Seconds for the whole map, or ``None``. Each item runs
             under this deadline: inside it, ``remaining()`` gives the
             seconds left (``None`` without a timeout), for blocking calls.
