@@ -61,3 +61,8 @@ def time_left_at(x: Any) -> tuple[Any, float | None]:
     from futures_settle import remaining
 
     return x, remaining()
+
+
+def pid_and_pow(x: int, y: int) -> tuple[int, int]:
+    """The worker's pid, and ``x ** y``: which process ran an item, and that its arguments came."""
+    return os.getpid(), x**y

@@ -41,15 +41,14 @@ import os
 import time
 import weakref
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any
 
-from .._errors import call_timeout
 from . import waiter as _waiter
-from .engines import cancel_quietly
+from .giveup import cancel_pending, give_up, still_pending
 from .layout import DONE_STATES, done_callbacks
 from .recheck import call_when_done
 from .scans import Pending
-from .state import FAIL, FAST, cheap_failed, failed_of, fast_failed, is_done, outcome
+from .state import FAIL, FAST, cheap_failed, failed_of, fast_failed, outcome
 from .waiter import ALL, ANY, FAIL_FAST, FIRST, STREAM, Waiter, watch
 
 _NEEDS_OUTCOME = (FAIL_FAST, ANY)
@@ -367,34 +366,6 @@ def _attach(attach: list[tuple[Any, _Hub]]) -> None:
         for fut, hub in attach:
             if hub.kind != FAST and not hub.fired and fut.done():
                 hub(fut)
-
-
-def cancel_pending(pending: Pending) -> None:
-    """Cancel every pending input that has not started (running work is left alone).
-
-    Best effort (``cancel_quietly``): a future without ``cancel()``, or
-    whose ``cancel()`` raises, is left as it is, and the call's answer
-    stands; one that settled since the call looked keeps its outcome.
-    """
-    seen: set[int] = set()
-    for fut in pending.futures():
-        key = id(fut)
-        if key not in seen:
-            seen.add(key)
-            cancel_quietly(fut)
-
-
-def give_up(fn: str, pending: Pending, timeout: float | None, total: int, cancel: bool) -> NoReturn:
-    """At the deadline: count what is unfinished, cancel if asked, raise the timeout."""
-    unfinished = still_pending(pending)
-    if cancel:
-        cancel_pending(pending)
-    raise call_timeout(fn, timeout, unfinished, total)
-
-
-def still_pending(pending: Pending) -> int:
-    """How many pending inputs have still not settled (no outcome is read)."""
-    return sum(1 for _, fut, kind in pending if not is_done(fut, kind))
 
 
 def expired(deadline: float | None) -> bool:

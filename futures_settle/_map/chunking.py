@@ -32,6 +32,8 @@ import os
 import sys
 from typing import Final
 
+from .._core.engines import pebble_pool
+
 __all__ = [
     "CAP",
     "GROWTH",
@@ -107,6 +109,8 @@ class ChunkSizer:
 def workers(executor: object) -> int:
     """How many workers an executor has, or the CPU count when it does not say."""
     n = getattr(executor, "_max_workers", None)
+    if n is None and pebble_pool(executor) is not None:
+        n = getattr(getattr(executor, "_context", None), "workers", None)
     if isinstance(n, int) and not isinstance(n, bool) and n >= 1:
         return n
     return os.cpu_count() or 1
@@ -116,6 +120,8 @@ def is_process_based(executor: object) -> bool:
     """Whether ``executor`` runs its tasks in other processes (by type, nothing imported)."""
     process = sys.modules.get("concurrent.futures.process")
     if process is not None and isinstance(executor, process.ProcessPoolExecutor):
+        return True
+    if pebble_pool(executor) == "process":
         return True
     module = type(executor).__module__ or ""
     return module.partition(".")[0] in _PROCESS_MODULES or module.startswith(

@@ -8,7 +8,7 @@ from itertools import islice
 from typing import Any, TypeVar
 
 from .._core.deadline import Deadline, run_within
-from .._core.engines import cancel_quietly
+from .._core.engines import cancel_quietly, submitter_of
 from .._core.hub import STREAM, Waiter
 from .._core.inputs import check_flag
 from .._core.state import looks_like_future
@@ -40,7 +40,7 @@ def _pull(args: Iterator[Any], n: int) -> tuple[list[Any], Exception | None]:
 
 def _submit(
     name: str,
-    executor: Any,
+    submit: Callable[..., Any],
     fn: Callable[..., Any],
     chunk: list[Any],
     chunked: bool,
@@ -60,14 +60,14 @@ def _submit(
     try:
         if chunked:
             fut = (
-                executor.submit(run_chunk, fn, chunk)
+                submit(run_chunk, fn, chunk)
                 if deadline is None
-                else executor.submit(run_chunk, fn, chunk, deadline)
+                else submit(run_chunk, fn, chunk, deadline)
             )
         elif deadline is None:
-            fut = executor.submit(fn, *chunk[0])
+            fut = submit(fn, *chunk[0])
         else:  # the item runs under the map's deadline: remaining() reads it
-            fut = executor.submit(run_within, deadline, fn, chunk[0], _NO_KWARGS)
+            fut = submit(run_within, deadline, fn, chunk[0], _NO_KWARGS)
         if not looks_like_future(fut):
             raise TypeError(
                 f"{name}() expected executor.submit() to return a future, got {type(fut).__name__}"
@@ -121,6 +121,7 @@ def _map(
     input_error: Exception | None = None
     cancel_on_exit = True
     hook = None if progress is None else Hook(progress)
+    submit = submitter_of(executor)
     task_deadline = None if deadline is None else Deadline(deadline)  # what items run under
     try:
         while True:
@@ -149,7 +150,7 @@ def _map(
                     exhausted = True
                     break
                 fut, refused = _submit(
-                    name, executor, fn, chunk, chunked, waiter, pulled, task_deadline
+                    name, submit, fn, chunk, chunked, waiter, pulled, task_deadline
                 )
                 exhausted = exhausted or refused  # refused, or the input broke: pull no more
                 in_flight[pulled] = (fut, len(chunk))
