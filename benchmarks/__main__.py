@@ -17,7 +17,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from . import cases, mapping, peers, taskgroup
+from . import cases, mapping, peers, registration, taskgroup
 from .cases import Row
 
 HERE = Path(__file__).resolve().parent
@@ -74,6 +74,10 @@ def run(quick: bool, notes: list[str] | None = None, mapping_only: bool = False)
                 lambda: cases.fail_fast([10**3, 10**4] if quick else [10**3, 10**4, 10**5], reps),
             ),
             ("completion", lambda: cases.completion(10**3 if quick else 3 * 10**5, reps)),
+            (
+                "registration",
+                lambda: registration.run_all(10**3 if quick else 10**5, 1 if quick else 25, notes),
+            ),
             ("memory", lambda: cases.memory(10**3 if quick else 10**6)),
         ]
     )

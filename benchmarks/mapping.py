@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, wait
+from concurrent.futures import Executor, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,56 @@ def throughput_threads(executor: Executor, n: int, reps: int) -> list[Row]:
         t_ours.append(_best(ours, 1))
     # Throughput ratio ours/stdlib = stdlib time / our time: report times, ratio is time.
     return [Row("map: threads", n, "map_settled", min(t_ours), "Executor.map", min(t_std), "s")]
+
+
+def slow_tail_item(k: int, slow: float, fast: float) -> int:
+    """Bulk I/O with a slow tail: one item in 20 blocks ``slow`` seconds, the rest ``fast``."""
+    time.sleep(slow if k % 20 == 7 else fast)
+    return k
+
+
+def slow_tail(n: int, slow: float, fast: float, reps: int) -> list[Row]:
+    """An ordered map on 16 threads whose head item blocks now and then (issue 20).
+
+    With a fixed buffer, each slow item at the head of the order stops the
+    refill and the other workers idle; the default buffer stretches then.
+    """
+    slows, fasts = [slow] * n, [fast] * n
+
+    with ThreadPoolExecutor(16) as pool:
+
+        def std() -> None:
+            for _ in pool.map(slow_tail_item, range(n), slows, fasts):
+                pass
+
+        def ordered() -> None:
+            for _ in map_settled(slow_tail_item, range(n), slows, fasts, executor=pool):
+                pass
+
+        def unordered() -> None:
+            for _ in map_settled(
+                slow_tail_item, range(n), slows, fasts, executor=pool, ordered=False
+            ):
+                pass
+
+        t_std, t_ordered, t_unordered = [], [], []
+        for _ in range(reps):
+            t_std.append(_best(std, 1))
+            t_ordered.append(_best(ordered, 1))
+            t_unordered.append(_best(unordered, 1))
+    case = f"map: slow tail, 16 threads ({slow:g} s / {fast:g} s)"
+    return [
+        Row(case, n, "map_settled() ordered", min(t_ordered), "Executor.map", min(t_std), "s"),
+        Row(
+            case,
+            n,
+            "map_settled(ordered=False)",
+            min(t_unordered),
+            "Executor.map",
+            min(t_std),
+            "s",
+        ),
+    ]
 
 
 def throughput_processes(
@@ -122,6 +172,9 @@ gen = (i for i in range(n))
 if which == "ours":
     for _ in map_settled(noop, gen, executor=pool, buffersize=64):
         pass
+elif which == "ours defaults":
+    for _ in map_settled(noop, gen, executor=pool):
+        pass
 elif which == "ours processes":
     for _ in map_settled(tiny_wrapped, gen, executor=pool):
         pass
@@ -156,6 +209,7 @@ def peak_rss(n: int) -> list[Row]:
         )
         return float(out.stdout.strip())
 
+    stdlib = run("stdlib")  # once: it holds the whole input
     return [
         Row(
             "map: peak RSS growth",
@@ -163,7 +217,16 @@ def peak_rss(n: int) -> list[Row]:
             "map_settled(buffersize=64)",
             run("ours"),
             "Executor.map",
-            run("stdlib"),
+            stdlib,
+            "B",
+        ),
+        Row(
+            "map: peak RSS growth",
+            n,
+            "map_settled() (defaults)",
+            run("ours defaults"),
+            "Executor.map",
+            stdlib,
             "B",
         ),
         Row(
@@ -187,4 +250,5 @@ def run_all(
     if loky_pool is not None:
         rows += throughput_processes(loky_pool, "loky", n, single, reps, process_pool)
     rows += peak_rss(10**4 if quick else 10**6)
+    rows += slow_tail(40, 0.05, 0.001, 1) if quick else slow_tail(300, 1.0, 0.01, reps)
     return rows

@@ -54,3 +54,15 @@ def unpicklable_on(x: int, bad: int) -> Any:
     if x == bad:
         return threading.Lock()
     return x
+
+
+def time_left_at(x: Any) -> tuple[Any, float | None]:
+    """The item, and ``remaining()`` as the item runs (a map's deadline reaches it)."""
+    from futures_settle import remaining
+
+    return x, remaining()
+
+
+def pid_and_pow(x: int, y: int) -> tuple[int, int]:
+    """The worker's pid, and ``x ** y``: which process ran an item, and that its arguments came."""
+    return os.getpid(), x**y

@@ -7,6 +7,12 @@ reading 10,000 of them one by one takes seconds where ``Client.gather``
 takes a fraction of one. For such engines this module reads many settled
 futures in one batch, and tells cheaply whether one failed. It recognises
 them by their type's module and imports none of them.
+
+It also says how to submit to executors whose ``submit()`` is not the
+stdlib's: a pebble ``ProcessPool``'s ``submit(fn, timeout, /, *args)``
+would take a task's first argument as its timeout, so the maps (and the
+task group) submit to pebble pools through their ``schedule(fn, args=,
+kwargs=)``, which every pebble version has.
 """
 
 from __future__ import annotations
@@ -18,7 +24,15 @@ from typing import Any, Final
 
 from .._errors import as_exception
 
-__all__ = ["GENERIC", "Engine", "cancel_quietly", "engine_of", "read_one"]
+__all__ = [
+    "GENERIC",
+    "Engine",
+    "cancel_quietly",
+    "engine_of",
+    "pebble_pool",
+    "read_one",
+    "submitter_of",
+]
 
 PENDING: Final = 0
 OK: Final = 1
@@ -112,3 +126,46 @@ def engine_of(t: type) -> Engine:
     if module.partition(".")[0] == "distributed" and t.__name__ == "Future":
         return DASK
     return GENERIC
+
+
+_PEBBLE_POOLS: Final = {
+    ("pebble.pool.process", "ProcessPool"): "process",
+    ("pebble.pool.thread", "ThreadPool"): "thread",
+}
+
+
+def pebble_pool(executor: object) -> str | None:
+    """``"process"`` or ``"thread"`` for a pebble pool (or a subclass), else ``None``.
+
+    Told by type, without importing pebble.
+    """
+    for cls in type(executor).__mro__:
+        kind = _PEBBLE_POOLS.get((getattr(cls, "__module__", ""), cls.__name__))
+        if kind is not None:
+            return kind
+    return None
+
+
+def submitter_of(executor: Any) -> Callable[..., Any]:
+    """The call that submits ``fn(*args, **kwargs)`` to ``executor`` and returns its future.
+
+    ``executor.submit`` for every executor but pebble pools, whose
+    ``schedule(fn, args=args, kwargs=kwargs)`` is used instead, so the
+    arguments stay the task's (pebble's ``ProcessPool.submit`` takes its
+    timeout first).
+
+    Example:
+        >>> from concurrent.futures import ThreadPoolExecutor
+        >>> with ThreadPoolExecutor(1) as pool:
+        ...     submitter_of(pool)(pow, 2, 3).result()
+        8
+    """
+    if pebble_pool(executor) is None:
+        submit: Callable[..., Any] = executor.submit
+        return submit
+    schedule = executor.schedule
+
+    def submit_to_pebble(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        return schedule(fn, args=args, kwargs=kwargs)
+
+    return submit_to_pebble

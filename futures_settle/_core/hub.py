@@ -38,17 +38,17 @@ own, which Ctrl-C interrupts.
 from __future__ import annotations
 
 import os
+import time
 import weakref
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any
 
-from .._errors import call_timeout
 from . import waiter as _waiter
-from .engines import cancel_quietly
-from .layout import done_callbacks
+from .giveup import cancel_pending, give_up, still_pending
+from .layout import DONE_STATES, done_callbacks
 from .recheck import call_when_done
 from .scans import Pending
-from .state import FAIL, FAST, cheap_failed, failed_of, fast_failed, is_done, outcome
+from .state import FAIL, FAST, cheap_failed, failed_of, fast_failed, outcome
 from .waiter import ALL, ANY, FAIL_FAST, FIRST, STREAM, Waiter, watch
 
 _NEEDS_OUTCOME = (FAIL_FAST, ANY)
@@ -61,6 +61,7 @@ __all__ = [
     "STREAM",
     "Waiter",
     "cancel_pending",
+    "expired",
     "give_up",
     "register",
     "still_pending",
@@ -245,10 +246,7 @@ def _find_hub(fut: Any, kind: int) -> _Hub | None:
     other futures' hubs are found through the registry, by identity.
     """
     if kind == FAST:
-        for callback in done_callbacks(fut):
-            if type(callback) is _Hub and not callback.fired:
-                return callback
-        return None
+        return _stdlib_hub(done_callbacks(fut))
     hub = _HUBS.get(id(fut))
     if hub is None or hub.fired:
         return None
@@ -266,30 +264,60 @@ def register(waiter: Waiter, pending: Pending) -> None:
     a hub attached to a future already done is called at once, and an
     occurrence whose hub fired since an earlier chunk notifies the waiter
     here. Stops early once a one-shot waiter has been woken.
+
+    A stdlib future's new hub is attached here, under ``LOCK``, the way
+    its ``add_done_callback`` does it (appended under the future's own
+    condition unless the future is done; none of its code runs callbacks
+    under that condition, so the two locks are always taken in this
+    order): the next occurrence of the same future finds it there, and
+    no call per future is left for later. A hub whose future turned out
+    done is called once ``LOCK`` is released. Other engines' futures get
+    theirs through their own ``add_done_callback``, outside ``LOCK``.
     """
     fresh: dict[int, _Hub] = {}
     attach: list[tuple[Any, _Hub]] = []
     one_shot = waiter.mode != STREAM
-    total = len(pending)
+    items, positions, kinds = pending.items, pending.positions, pending.kinds
+    total = len(positions)
     start = 0
     while start < total:
         stop = min(start + _CHUNK, total)
         settled: list[tuple[Any, int, _Hub]] = []
+        done_now: list[tuple[Any, _Hub]] = []
         with _waiter.LOCK:
             if one_shot and waiter.signalled:
                 break
-            for j in range(start, stop):
-                position, fut, kind = pending[j]
-                key = id(fut)
-                hub = fresh.get(key) or _find_hub(fut, kind)
-                if hub is None:
-                    target = None if kind == FAST else _target_of(fut, kind)
-                    hub = fresh[key] = _Hub(kind, waiter, position, target)
-                    attach.append((fut, hub))
-                elif hub.fired:  # ours, attached in an earlier chunk, fired since
+            for position, kind in zip(positions[start:stop], kinds[start:stop], strict=True):
+                fut = items[position]
+                if kind == FAST:
+                    callbacks = fut._done_callbacks
+                    hub = _stdlib_hub(callbacks) if callbacks else None
+                    if hub is None:
+                        hub = _Hub(FAST, waiter, position, None)
+                        condition = fut._condition
+                        condition.acquire()
+                        try:
+                            if fut._state in DONE_STATES:
+                                done_now.append((fut, hub))
+                            else:
+                                callbacks.append(hub)
+                        finally:
+                            condition.release()
+                        continue
+                else:
+                    key = id(fut)
+                    hub = fresh.get(key) or _find_hub(fut, kind)
+                    if hub is None:
+                        target = _target_of(fut, kind)
+                        hub = fresh[key] = _Hub(kind, waiter, position, target)
+                        attach.append((fut, hub))
+                        continue
+                if hub.fired:  # fired since it was attached, in an earlier chunk or not
                     settled.append((fut, position, hub))
                 else:
                     hub.add(waiter, position)
+        for fut, hub in done_now:
+            hub(fut)  # as add_done_callback() calls a callback for a future done already
         if settled:
             _notify_settled(waiter, settled)
         start = stop
@@ -297,6 +325,14 @@ def register(waiter: Waiter, pending: Pending) -> None:
             _attach(attach)
             attach = []
     _attach(attach)
+
+
+def _stdlib_hub(callbacks: list[Any]) -> _Hub | None:
+    """The live hub among a stdlib future's callbacks, if any; ``LOCK`` is held."""
+    for callback in callbacks:
+        if type(callback) is _Hub and not callback.fired:
+            return callback
+    return None
 
 
 def _notify_settled(waiter: Waiter, settled: list[tuple[Any, int, _Hub]]) -> None:
@@ -332,32 +368,9 @@ def _attach(attach: list[tuple[Any, _Hub]]) -> None:
                 hub(fut)
 
 
-def cancel_pending(pending: Pending) -> None:
-    """Cancel every pending input that has not started (running work is left alone).
-
-    Best effort (``cancel_quietly``): a future without ``cancel()``, or
-    whose ``cancel()`` raises, is left as it is, and the call's answer
-    stands; one that settled since the call looked keeps its outcome.
-    """
-    seen: set[int] = set()
-    for fut in pending.futures():
-        key = id(fut)
-        if key not in seen:
-            seen.add(key)
-            cancel_quietly(fut)
-
-
-def give_up(fn: str, pending: Pending, timeout: float | None, total: int, cancel: bool) -> NoReturn:
-    """At the deadline: count what is unfinished, cancel if asked, raise the timeout."""
-    unfinished = still_pending(pending)
-    if cancel:
-        cancel_pending(pending)
-    raise call_timeout(fn, timeout, unfinished, total)
-
-
-def still_pending(pending: Pending) -> int:
-    """How many pending inputs have still not settled (no outcome is read)."""
-    return sum(1 for _, fut, kind in pending if not is_done(fut, kind))
+def expired(deadline: float | None) -> bool:
+    """Whether ``deadline`` has passed: a call that cannot wait must not register."""
+    return deadline is not None and deadline <= time.monotonic()
 
 
 def wait_pending(
@@ -370,8 +383,13 @@ def wait_pending(
 
     ``trigger`` is the ``(future, index)`` that woke a one-shot waiter
     (the first failure, success or settled input), ``None`` when every
-    entry settled. ``notified`` is ``False`` at the deadline.
+    entry settled. ``notified`` is ``False`` at the deadline. A call
+    whose deadline has passed already (``timeout=0``: it only looks)
+    cannot wait, so it registers nothing: the scan that listed
+    ``pending`` was its look.
     """
+    if expired(deadline):
+        return False, None
     waiter = Waiter(mode, len(pending))
     try:
         register(waiter, pending)

@@ -6,13 +6,23 @@ import math
 import numbers
 import time
 from collections.abc import Mapping
+from inspect import GEN_CLOSED, getgeneratorstate
+from types import GeneratorType
 from typing import Any
 
 from .._errors import as_seconds
 from .kinds import close_unstarted
 from .state import looks_like_future
 
-__all__ = ["check_flag", "deadline_of", "materialize", "need_inputs", "not_iterable", "type_phrase"]
+__all__ = [
+    "check_flag",
+    "deadline_of",
+    "materialize",
+    "need_inputs",
+    "not_iterable",
+    "refuse_exhausted",
+    "type_phrase",
+]
 
 _NOT_ITERABLE_INPUTS = (str, bytes, bytearray, memoryview)
 
@@ -59,7 +69,7 @@ def materialize(fs: object, fn: str) -> tuple[list[Any] | tuple[Any, ...], list[
     gives its values, with its keys in the same order; the keys of a mapping
     that is no dict must be hashable and distinct, as the answer's are.
     ``None``, non-iterables, strings and bytes (a string of futures is
-    always a mistake) and a bare future are refused.
+    always a mistake), a bare future and an exhausted generator are refused.
     """
     t = type(fs)
     if t is list or t is tuple:
@@ -80,7 +90,25 @@ def materialize(fs: object, fn: str) -> tuple[list[Any] | tuple[Any, ...], list[
     if not_iterable(fs):
         close_unstarted((fs,))  # wait_all(main()): the coroutine would also warn, unawaited
         raise TypeError(f"{fn}() expected an iterable of futures, got {t.__name__}")
+    refuse_exhausted(fs, fn)
     return list(fs), None  # type: ignore[call-overload]
+
+
+def refuse_exhausted(it: object, fn: str) -> None:
+    """Refuse a generator that has already finished: read again, it would silently give nothing.
+
+    A generator is read once; the second call over the same one would see
+    an empty input and answer for it (``[]``, no records) as if that were
+    the user's data. Only a finished (closed) generator is refused: a
+    fresh or partly read one gives what it has left, as ``list()`` does.
+    Other exhausted iterators cannot be told from empty ones without
+    reading them.
+    """
+    if type(it) is GeneratorType and getgeneratorstate(it) == GEN_CLOSED:
+        raise ValueError(
+            f"{fn}() got a generator that is already exhausted: a generator can be read "
+            f"only once; pass a list, or a new generator"
+        )
 
 
 def _check_keys(keys: list[Any], fn: str) -> None:

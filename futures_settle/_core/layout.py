@@ -1,7 +1,8 @@
 """The stdlib future's private layout, probed once: whether it may be read directly.
 
 ``concurrent.futures.Future`` keeps its outcome in ``_state``, ``_result``
-and ``_exception`` and its callbacks in ``_done_callbacks``. Reading them
+and ``_exception`` and its callbacks in ``_done_callbacks``, guarded by
+``_condition``. Reading them
 directly is what makes the waiting core cheap, and it is only safe while
 they behave as the probe below checks at import time, and while the GIL
 orders plain attribute reads. ``FAST_PATH`` says whether they do; every
@@ -51,8 +52,11 @@ def _probe() -> bool:
         waiting: Future[object] = Future()
         marker = object()
         waiting.add_done_callback(marker)  # type: ignore[arg-type]
+        condition = waiting._condition  # the hub is attached under it, as add_done_callback does
         return bool(
-            waiting._done_callbacks == [marker]  # type: ignore[attr-defined]
+            callable(getattr(condition, "acquire", None))
+            and callable(getattr(condition, "release", None))
+            and waiting._done_callbacks == [marker]  # type: ignore[attr-defined]
             and ok._state is _FINISHED
             and ok._result is value
             and ok._exception is None

@@ -6,7 +6,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from .._core.inputs import check_flag, deadline_of, not_iterable, type_phrase
+from .._core.inputs import check_flag, deadline_of, not_iterable, refuse_exhausted, type_phrase
 from .chunking import Plan, plan
 
 __all__ = ["check"]
@@ -52,5 +52,6 @@ def check(
     for it in iterables:
         if isinstance(it, (str, bytes, bytearray)) or it is None or not_iterable(it):
             raise TypeError(f"{name}() expected iterables of arguments, got {type(it).__name__}")
+        refuse_exhausted(it, name)
         iterators.append(iter(it))  # an iterable's own errors propagate, TypeError included
     return deadline, plan(executor, chunk, size), iterators

@@ -32,7 +32,19 @@ import os
 import sys
 from typing import Final
 
-__all__ = ["CAP", "GROWTH", "TARGET", "ChunkSizer", "Plan", "is_process_based", "plan", "workers"]
+from .._core.engines import pebble_pool
+
+__all__ = [
+    "CAP",
+    "GROWTH",
+    "STRETCH",
+    "TARGET",
+    "ChunkSizer",
+    "Plan",
+    "is_process_based",
+    "plan",
+    "workers",
+]
 
 TARGET: Final = 0.005
 """Seconds of work a chunk aims at: 50 round trips' worth, small next to a map's tail."""
@@ -97,6 +109,8 @@ class ChunkSizer:
 def workers(executor: object) -> int:
     """How many workers an executor has, or the CPU count when it does not say."""
     n = getattr(executor, "_max_workers", None)
+    if n is None and pebble_pool(executor) is not None:
+        n = getattr(getattr(executor, "_context", None), "workers", None)
     if isinstance(n, int) and not isinstance(n, bool) and n >= 1:
         return n
     return os.cpu_count() or 1
@@ -107,25 +121,48 @@ def is_process_based(executor: object) -> bool:
     process = sys.modules.get("concurrent.futures.process")
     if process is not None and isinstance(executor, process.ProcessPoolExecutor):
         return True
+    if pebble_pool(executor) == "process":
+        return True
     module = type(executor).__module__ or ""
     return module.partition(".")[0] in _PROCESS_MODULES or module.startswith(
         "joblib.externals.loky."
     )
 
 
-class Plan:
-    """How one map submits: a fixed chunk size or a sizer, and its bounds."""
+STRETCH: Final = 16
+"""How far a default buffer grows, at most, while an ordered map's head item blocks."""
 
-    __slots__ = ("buffersize", "chunked", "chunksize", "max_units", "sizer")
+
+class Plan:
+    """How one map submits: a fixed chunk size or a sizer, and its bounds.
+
+    ``stretch`` is the most items submitted and not yet handed out while an
+    ordered map's first item in order is still running and fewer than
+    ``busy`` units are in flight (workers would idle behind it): a slow
+    head item must not stop the refill of a thread pool, as it does for
+    ``Executor.map(buffersize=)``. It is ``buffersize`` itself when the
+    user gave one (a hard bound) and with automatic chunks (whose default
+    buffer is already ``CAP`` items per chunk in flight).
+    """
+
+    __slots__ = ("buffersize", "busy", "chunked", "chunksize", "max_units", "sizer", "stretch")
 
     def __init__(
-        self, chunksize: int, sizer: ChunkSizer | None, buffersize: int, max_units: int
+        self,
+        chunksize: int,
+        sizer: ChunkSizer | None,
+        buffersize: int,
+        max_units: int,
+        stretch: int | None = None,
+        busy: int = 0,
     ) -> None:
         self.chunksize = chunksize  # the fixed size, when sizer is None
         self.sizer = sizer
         self.buffersize = buffersize  # most items submitted and not yet handed out
         self.max_units = max_units  # most submitted tasks in flight
         self.chunked = sizer is not None or chunksize > 1  # run through run_chunk
+        self.stretch = buffersize if stretch is None else max(stretch, buffersize)
+        self.busy = busy  # units in flight that keep the workers busy, with one queued each
 
 
 def plan(executor: object, chunksize: int | None, buffersize: int | None) -> Plan:
@@ -138,8 +175,9 @@ def plan(executor: object, chunksize: int | None, buffersize: int | None) -> Pla
         cap = max(1, min(CAP, buffersize // (2 * n)))
         return Plan(1, ChunkSizer(cap), buffersize, units)
     size = 1 if chunksize is None else chunksize
-    if buffersize is None:
-        # Deep enough that a wake-up finds several items done (waking once
-        # per item costs more than the items themselves on a thread pool).
-        buffersize = min(max(4 * n, 64) * size, sys.maxsize)
-    return Plan(size, None, buffersize, sys.maxsize)
+    if buffersize is not None:
+        return Plan(size, None, buffersize, sys.maxsize)
+    # Deep enough that a wake-up finds several items done (waking once
+    # per item costs more than the items themselves on a thread pool).
+    buffersize = min(max(4 * n, 64) * size, sys.maxsize)
+    return Plan(size, None, buffersize, sys.maxsize, min(STRETCH * buffersize, sys.maxsize), 2 * n)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Executor, Future
 from itertools import islice
 from typing import Any, TypeVar
 
-from .._core.engines import cancel_quietly
+from .._core.deadline import Deadline, run_within
+from .._core.engines import cancel_quietly, submitter_of
 from .._core.hub import STREAM, Waiter
 from .._core.inputs import check_flag
 from .._core.state import looks_like_future
@@ -18,27 +18,14 @@ from .._records import Fulfilled, Rejected
 from .args import check as _check
 from .batches import drain, next_batch, results, take_records, take_values, timed_out
 from .chunking import Plan
+from .progress import Hook, notify_progress
 from .worker import run_chunk
 
 __all__ = ["map_all", "map_settled"]
 
 R = TypeVar("R")
 
-
-def _notify_progress(
-    progress: Callable[[Any], object], records: list[Any], state: list[bool]
-) -> None:
-    for record in records:
-        try:
-            progress(record)
-        except Exception as exc:  # a progress hook never breaks the aggregation
-            if not state[0]:
-                state[0] = True
-                warnings.warn(
-                    f"progress hook raised {exc!r}; the map goes on, further errors are ignored",
-                    RuntimeWarning,
-                    stacklevel=3,
-                )
+_NO_KWARGS: dict[str, Any] = {}  # run_within unpacks it: never changed
 
 
 def _pull(args: Iterator[Any], n: int) -> tuple[list[Any], Exception | None]:
@@ -53,12 +40,13 @@ def _pull(args: Iterator[Any], n: int) -> tuple[list[Any], Exception | None]:
 
 def _submit(
     name: str,
-    executor: Any,
+    submit: Callable[..., Any],
     fn: Callable[..., Any],
     chunk: list[Any],
     chunked: bool,
     waiter: Waiter,
     position: int,
+    deadline: Deadline | None,
 ) -> tuple[Any, bool]:
     """Submit one unit and watch its future for ``waiter``: ``(future, refused)``.
 
@@ -70,7 +58,16 @@ def _submit(
     """
     callback = Watch(waiter, position)
     try:
-        fut = executor.submit(run_chunk, fn, chunk) if chunked else executor.submit(fn, *chunk[0])
+        if chunked:
+            fut = (
+                submit(run_chunk, fn, chunk)
+                if deadline is None
+                else submit(run_chunk, fn, chunk, deadline)
+            )
+        elif deadline is None:
+            fut = submit(fn, *chunk[0])
+        else:  # the item runs under the map's deadline: remaining() reads it
+            fut = submit(run_within, deadline, fn, chunk[0], _NO_KWARGS)
         if not looks_like_future(fut):
             raise TypeError(
                 f"{name}() expected executor.submit() to return a future, got {type(fut).__name__}"
@@ -116,18 +113,31 @@ def _map(
     ready: dict[int, list[Any]] = {}  # settled units not yet handed out
     sizer, chunked, chunksize = how.sizer, how.chunked, how.chunksize
     buffersize, max_units = how.buffersize, how.max_units
+    stretch, busy = how.stretch, how.busy  # how far the buffer grows while the head blocks
     limit = max(1, buffersize // 4)  # most items per batch: the workers keep the rest
     pulled = 0  # items taken from the input
     handed = 0  # items handed out (ordered: also the next position to hand out)
     exhausted = False
     input_error: Exception | None = None
     cancel_on_exit = True
-    warned = [False]
+    hook = None if progress is None else Hook(progress)
+    submit = submitter_of(executor)
+    task_deadline = None if deadline is None else Deadline(deadline)  # what items run under
     try:
         while True:
-            while not exhausted and pulled - handed < buffersize and len(in_flight) < max_units:
+            while not exhausted and len(in_flight) < max_units:
+                room = buffersize - (pulled - handed)
+                if room <= 0:
+                    # Full. If the head item in order still runs and the
+                    # workers would idle, stretch: a slow head must not
+                    # stop the others (a user's buffersize never stretches).
+                    if not (ordered and len(in_flight) < busy and handed not in ready):
+                        break
+                    room = stretch - (pulled - handed)
+                    if room <= 0:
+                        break
                 size = chunksize if sizer is None else sizer.size
-                chunk, broke = _pull(args, min(size, buffersize - (pulled - handed)))
+                chunk, broke = _pull(args, min(size, room))
                 if broke is not None:  # the input's own error: pull no more
                     exhausted = True
                     if fail_fast:
@@ -139,7 +149,9 @@ def _map(
                 if not chunk:
                     exhausted = True
                     break
-                fut, refused = _submit(name, executor, fn, chunk, chunked, waiter, pulled)
+                fut, refused = _submit(
+                    name, submit, fn, chunk, chunked, waiter, pulled, task_deadline
+                )
                 exhausted = exhausted or refused  # refused, or the input broke: pull no more
                 in_flight[pulled] = (fut, len(chunk))
                 pulled += len(chunk)
@@ -168,9 +180,14 @@ def _map(
                     settled, in_flight, ready, sizer, chunked, progress is not None
                 )
                 del settled
-                if progress is not None:
-                    for records in filed:
-                        _notify_progress(progress, records, warned)
+                if hook is not None and filed:
+                    yield notify_progress(hook, filed)
+                    if hook.interrupt is not None:
+                        interrupt, hook.interrupt = hook.interrupt, None
+                        try:
+                            raise interrupt
+                        finally:
+                            del interrupt
                 del filed
             parts, count = next_batch(ready, ordered, handed, limit)
             if count:
@@ -236,9 +253,13 @@ def map_all(
         executor: A ``concurrent.futures.Executor`` (threads, processes,
             loky, or any object with ``submit()`` returning futures).
         buffersize: Most items submitted and not yet consumed; default
-            ``max(4 * workers, 64) * chunksize``, or ``4 * workers * 1024``
-            with automatic chunks.
-        timeout: Seconds for the whole map, or ``None``.
+            ``max(4 * workers, 64) * chunksize`` (which, in input order,
+            stretches up to 16x while the first item in order blocks and
+            workers would idle), or ``4 * workers * 1024`` with automatic
+            chunks. A value given is a hard bound.
+        timeout: Seconds for the whole map, or ``None``. Each item runs
+            under this deadline: inside it, ``remaining()`` gives the
+            seconds left (``None`` without a timeout), for blocking calls.
         ordered: Yield in input order (``True``) or as items complete.
         chunksize: Items sent to a worker at once; each item still
             settles on its own. ``None``: sized automatically for
@@ -322,9 +343,13 @@ def map_settled(
         executor: A ``concurrent.futures.Executor`` or anything with
             ``submit()`` returning futures.
         buffersize: Most items submitted and not yet consumed; default
-            ``max(4 * workers, 64) * chunksize``, or ``4 * workers * 1024``
-            with automatic chunks.
-        timeout: Seconds for the whole map, or ``None``.
+            ``max(4 * workers, 64) * chunksize`` (which, in input order,
+            stretches up to 16x while the first item in order blocks and
+            workers would idle), or ``4 * workers * 1024`` with automatic
+            chunks. A value given is a hard bound.
+        timeout: Seconds for the whole map, or ``None``. Each item runs
+            under this deadline: inside it, ``remaining()`` gives the
+            seconds left (``None`` without a timeout), for blocking calls.
         ordered: Yield in input order (``True``) or as items complete.
         chunksize: Items sent to a worker at once. ``None``: sized
             automatically for process-based executors, one item per task

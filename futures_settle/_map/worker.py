@@ -21,6 +21,8 @@ from traceback import format_exception, format_exception_only, format_tb
 from types import CodeType
 from typing import Any
 
+from .._core.deadline import Deadline, within
+
 __all__ = ["Failures", "run_chunk"]
 
 
@@ -101,13 +103,26 @@ def _rebuild(failed: list[tuple[int, BaseException, str]]) -> dict[int, BaseExce
 
 
 def run_chunk(
-    fn: Callable[..., Any], chunk: Sequence[tuple[Any, ...]]
+    fn: Callable[..., Any],
+    chunk: Sequence[tuple[Any, ...]],
+    deadline: Deadline | None = None,
 ) -> tuple[list[Any], Failures | None, float]:
     """Call ``fn(*args)`` for each item: ``(values, failures or None, seconds)``.
 
     ``values`` has ``None`` at failed offsets; ``seconds`` is the time the
     worker spent on the chunk, which the automatic chunk sizer feeds on.
+    With the map's ``deadline`` (it crosses to worker processes with the
+    chunk), each item runs under it: ``remaining()`` gives the time left.
     """
+    if deadline is None:
+        return _run(fn, chunk)
+    with within(deadline):
+        return _run(fn, chunk)
+
+
+def _run(
+    fn: Callable[..., Any], chunk: Sequence[tuple[Any, ...]]
+) -> tuple[list[Any], Failures | None, float]:
     start = perf_counter()
     values: list[Any] = []
     append = values.append

@@ -8,7 +8,7 @@ from concurrent.futures import Future
 from typing import Any, Final, TypeVar, overload
 
 from .._core.engines import read_one
-from .._core.hub import STREAM, Waiter, register
+from .._core.hub import STREAM, Waiter, expired, register
 from .._core.inputs import deadline_of, materialize
 from .._core.scans import read_all
 from .._core.state import OK, PENDING, check, read_kinds
@@ -146,7 +146,8 @@ def _as_settled(
     total = len(items)
     waiter = Waiter(STREAM, len(pending))
     try:
-        register(waiter, pending)
+        if not expired(deadline):  # past it, the call only looks: nothing to register
+            register(waiter, pending)
         left = set(pending.positions)
         del pending
         for position in range(total):

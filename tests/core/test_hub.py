@@ -30,9 +30,22 @@ from futures_settle._core import hub as _hub
 from futures_settle._core import scans as _scans
 from futures_settle._core import state as _state
 from futures_settle._core import waiter as _waiter
+from futures_settle._wait import streaming as _streaming
 
 from conftest import done
 from duck import DuckFuture
+
+
+@pytest.fixture(autouse=True)
+def polls_register(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests poll (``timeout=0``, ``1e-9``) to put hubs on futures and watch them.
+
+    A call whose deadline has passed registers nothing (test_registration.py);
+    here polls register as a call with time left does, so that the hubs'
+    life under polling is what is tested.
+    """
+    monkeypatch.setattr(_hub, "expired", lambda deadline: False)
+    monkeypatch.setattr(_streaming, "expired", lambda deadline: False)
 
 
 @pytest.fixture(params=["fast", "generic"])

@@ -326,6 +326,22 @@ class TestTimeoutAndClosing:
             gate.set()
 
 
+class InlineFirst:
+    """Settles the first item in submit(), hands the others to ``inner`` (they block)."""
+
+    def __init__(self, inner: CountingExecutor) -> None:
+        self.inner = inner
+        self.first = True
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future[Any]:
+        if self.first:
+            self.first = False
+            f: Future[Any] = Future()
+            f.set_result(args[1])
+            return f
+        return self.inner.submit(fn, *args)
+
+
 class TestProgress:
     def test_one_line_progress(self, thread_pool: Any) -> None:
         seen: list[Any] = []
@@ -345,6 +361,59 @@ class TestProgress:
             )
         assert [w.filename for w in caught] == [__file__]  # points at the consuming line
         assert [r.value for r in records] == list(range(10))  # type: ignore[union-attr]
+
+    @pytest.mark.parametrize("ordered", [True, False])
+    @pytest.mark.parametrize("chunksize", [1, 3])
+    def test_hook_calling_next_on_its_own_map(
+        self, thread_pool: Any, ordered: bool, chunksize: int
+    ) -> None:
+        """Issue 17, defect 7: reported once, the map goes on, every record given (it gave 1)."""
+        own: list[Iterator[Any]] = []
+        calls: list[int] = []
+
+        def hook(record: Any) -> None:
+            calls.append(record.index)
+            next(own[0])
+
+        it = map_settled(
+            tasks.identity,
+            range(10),
+            executor=thread_pool,
+            ordered=ordered,
+            chunksize=chunksize,
+            buffersize=4,
+            progress=hook,
+        )
+        own.append(it)
+        with pytest.warns(RuntimeWarning) as caught:
+            records = list(it)
+        assert [str(w.message) for w in caught] == [
+            "progress hook raised ValueError('generator already executing'); "
+            "the map goes on, further errors are ignored"
+        ]
+        assert [w.filename for w in caught] == [__file__]
+        assert sorted(r.index for r in records) == list(range(10))
+        if ordered:
+            assert [r.value for r in records] == list(range(10))  # type: ignore[union-attr]
+        assert sorted(calls) == list(range(10))
+
+    def test_ctrl_c_in_the_hook_ends_the_map_and_cancels(self) -> None:
+        """A BaseException from the hook propagates from the iteration; queued work is cancelled."""
+        gate = threading.Event()
+
+        def hook(record: Any) -> None:
+            raise KeyboardInterrupt
+
+        with ThreadPoolExecutor(1) as pool:
+            ex = CountingExecutor(pool)
+            it = map_settled(
+                tasks.block, [gate] * 5, [1, 2, 3, 4, 5], executor=InlineFirst(ex), progress=hook
+            )
+            with pytest.raises(KeyboardInterrupt):
+                next(it)
+            assert list(it) == []
+            assert all(f.cancelled() for f in ex.submitted[1:])
+            gate.set()
 
     def test_tqdm_over_map_settled(self, thread_pool: Any) -> None:
         tqdm = pytest.importorskip("tqdm", reason="tqdm is an optional extra").tqdm
