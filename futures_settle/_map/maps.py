@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Executor, Future
+from functools import partial
 from itertools import islice
 from typing import Any, TypeVar
 
@@ -15,6 +16,8 @@ from .._core.state import looks_like_future
 from .._core.waiter import Watch, attach
 from .._errors import SettleTimeoutError, as_seconds, reraise
 from .._records import Fulfilled, Rejected
+from .._retry.policy import Retry, check_retry
+from .._retry.schedule import MapRetries
 from .args import check as _check
 from .batches import drain, next_batch, results, take_records, take_values, timed_out
 from .chunking import Plan
@@ -102,6 +105,7 @@ def _map(
     fail_fast: bool,
     cancel_pending: bool,
     progress: Callable[[Any], object] | None,
+    retry: Retry | None = None,
 ) -> Generator[Iterator[Any], None, None]:
     """The engine of both maps: yields batches of values or records, each as an iterator.
 
@@ -123,8 +127,14 @@ def _map(
     input_error: Exception | None = None
     cancel_on_exit = True
     warned = [False]
+    retries = None if retry is None else MapRetries(retry, deadline, sizer, chunked, fail_fast)
+    again = partial(_submit, name, executor, fn)  # a due retry: its item alone
     try:
         while True:
+            if retries is not None:  # due retries first: their items count in the buffer
+                exhausted = (
+                    retries.resubmit(again, chunked, waiter, in_flight, max_units) or exhausted
+                )
             while not exhausted and pulled - handed < buffersize and len(in_flight) < max_units:
                 size = chunksize if sizer is None else sizer.size
                 chunk, broke = _pull(args, min(size, buffersize - (pulled - handed)))
@@ -142,6 +152,8 @@ def _map(
                 fut, refused = _submit(name, executor, fn, chunk, chunked, waiter, pulled)
                 exhausted = exhausted or refused  # refused, or the input broke: pull no more
                 in_flight[pulled] = (fut, len(chunk))
+                if retries is not None:
+                    retries.sent(pulled, chunk, refused)
                 pulled += len(chunk)
                 del fut, chunk
             if pulled == handed:
@@ -150,8 +162,13 @@ def _map(
                 notified = True
                 settled = waiter.take() if waiter.poll() else []
             else:
-                notified = waiter.wait(deadline)
+                notified = waiter.wait(deadline if retries is None else retries.wake(deadline))
                 settled = waiter.take()
+                if not notified and retries is not None:
+                    notified = retries.woke_early(deadline)
+            extra: list[list[Any]] = []
+            if retries is not None:
+                settled, extra = retries.sift(settled, in_flight, ready)
             if fail_fast:
                 failure = take_values(settled, in_flight, ready, sizer, chunked)
                 del settled
@@ -169,7 +186,7 @@ def _map(
                 )
                 del settled
                 if progress is not None:
-                    for records in filed:
+                    for records in [*filed, *extra]:
                         _notify_progress(progress, records, warned)
                 del filed
             parts, count = next_batch(ready, ordered, handed, limit)
@@ -189,6 +206,8 @@ def _map(
                         unfinished=left,
                         total=pulled,
                     )
+                if retries is not None:
+                    retries.expire(ready, in_flight, seconds, pulled)
                 yield drain([(0, timed_out(ready, in_flight, seconds, pulled))])
                 break
         if input_error is not None:
@@ -199,6 +218,8 @@ def _map(
                 del error  # this frame, in its traceback, must not hold it
     finally:
         waiter.close()
+        if retries is not None:
+            retries.close()  # nothing runs again once the map has ended
         if cancel_on_exit:
             for fut, _ in in_flight.values():
                 # Best effort, as cancel_pending: an engine's cancel() that
@@ -218,6 +239,7 @@ def map_all(
     ordered: bool = True,
     chunksize: int | None = None,
     cancel_pending: bool = True,
+    retry: Retry | None = None,
 ) -> Iterator[R]:
     """Yield ``fn(*args)`` for each item, at most ``buffersize`` in flight: a lazy ``Promise.all``.
 
@@ -246,6 +268,12 @@ def map_all(
             work per chunk), one item per task for others.
         cancel_pending: On a failure, cancel the work still queued (whole
             chunks: a running chunk runs to its end).
+        retry: A :class:`Retry`: an item failing with an exception it
+            names runs again, alone, when its backoff is due (the map
+            keeps the time; no worker waits). The map raises an item's
+            failure only after its last attempt. A waiting item counts
+            against ``buffersize``; a retry due after ``timeout`` is not
+            made.
 
     Returns:
         An iterator of results. Closing it early (``break``) cancels queued
@@ -257,7 +285,8 @@ def map_all(
             that the executor refused; or the input iterable's own error.
         SettleTimeoutError: ``timeout`` passed with items in flight.
         TypeError: ``fn`` is not callable, no iterable, ``executor`` has
-            no ``submit()``, or an argument has the wrong type.
+            no ``submit()``, ``retry`` is not a ``Retry``, or an argument
+            has the wrong type.
         ValueError: ``buffersize`` or ``chunksize`` below 1 or above
             ``sys.maxsize``, NaN timeout.
 
@@ -271,6 +300,7 @@ def map_all(
         "map_all", fn, iterables, executor, buffersize, timeout, ordered, chunksize
     )
     check_flag("cancel_pending", cancel_pending)
+    check_retry("map_all", retry)
     return results(
         _map(
             "map_all",
@@ -284,6 +314,7 @@ def map_all(
             True,
             cancel_pending,
             None,
+            retry,
         )
     )
 
@@ -298,6 +329,7 @@ def map_settled(
     ordered: bool = True,
     chunksize: int | None = None,
     progress: Callable[[Fulfilled[R] | Rejected], object] | None = None,
+    retry: Retry | None = None,
 ) -> Iterator[Fulfilled[R] | Rejected]:
     """Yield a record per item, at most ``buffersize`` in flight: a lazy ``Promise.allSettled``.
 
@@ -331,7 +363,15 @@ def map_settled(
             for others.
         progress: Called with each record as it settles, on the consuming
             thread; its exceptions are reported once as a
-            ``RuntimeWarning`` and otherwise ignored.
+            ``RuntimeWarning`` and otherwise ignored. A retried item is
+            reported once, with its final record.
+        retry: A :class:`Retry`: an item failing with an exception it
+            names runs again, alone (its chunk's neighbours keep their
+            records), when its backoff is due; the map keeps the time and
+            no worker waits. Its record tells ``.attempts`` and the
+            ``.earlier`` exceptions. A waiting item counts against
+            ``buffersize``; at ``timeout`` it gives its last failure, and a
+            retry due after ``timeout`` is not made.
 
     Returns:
         An iterator of records. Closing it early (``break``) cancels queued
@@ -341,7 +381,8 @@ def map_settled(
         Exception: The input iterable's own error, once the items read
             before it have been yielded (no more input is pulled).
         TypeError: ``fn`` is not callable, no iterable, ``executor`` has
-            no ``submit()``, or an argument has the wrong type.
+            no ``submit()``, ``retry`` is not a ``Retry``, or an argument
+            has the wrong type.
         ValueError: ``buffersize`` or ``chunksize`` below 1 or above
             ``sys.maxsize``, NaN timeout.
 
@@ -358,6 +399,7 @@ def map_settled(
         raise TypeError(
             f"map_settled() expected a callable or None as progress, got {type(progress).__name__}"
         )
+    check_retry("map_settled", retry)
     return results(
         _map(
             "map_settled",
@@ -371,5 +413,6 @@ def map_settled(
             False,
             False,
             progress,
+            retry,
         )
     )
