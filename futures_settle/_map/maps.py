@@ -162,10 +162,10 @@ def _map(
                 notified = True
                 settled = waiter.take() if waiter.poll() else []
             else:
-                notified = waiter.wait(deadline if retries is None else retries.wake(deadline))
+                notified = (
+                    waiter.wait(deadline) if retries is None else retries.wait(waiter, deadline)
+                )
                 settled = waiter.take()
-                if not notified and retries is not None:
-                    notified = retries.woke_early(deadline)
             extra: list[list[Any]] = []
             if retries is not None:
                 settled, extra = retries.sift(settled, in_flight, ready)
@@ -268,12 +268,9 @@ def map_all(
             work per chunk), one item per task for others.
         cancel_pending: On a failure, cancel the work still queued (whole
             chunks: a running chunk runs to its end).
-        retry: A :class:`Retry`: an item failing with an exception it
-            names runs again, alone, when its backoff is due (the map
-            keeps the time; no worker waits). The map raises an item's
-            failure only after its last attempt. A waiting item counts
-            against ``buffersize``; a retry due after ``timeout`` is not
-            made.
+        retry: A :class:`Retry`: an item failing as it names runs again,
+            alone, when due (no worker waits); its failure raises after
+            its last attempt.
 
     Returns:
         An iterator of results. Closing it early (``break``) cancels queued
@@ -365,13 +362,9 @@ def map_settled(
             thread; its exceptions are reported once as a
             ``RuntimeWarning`` and otherwise ignored. A retried item is
             reported once, with its final record.
-        retry: A :class:`Retry`: an item failing with an exception it
-            names runs again, alone (its chunk's neighbours keep their
-            records), when its backoff is due; the map keeps the time and
-            no worker waits. Its record tells ``.attempts`` and the
-            ``.earlier`` exceptions. A waiting item counts against
-            ``buffersize``; at ``timeout`` it gives its last failure, and a
-            retry due after ``timeout`` is not made.
+        retry: A :class:`Retry`: an item failing as it names runs again,
+            alone, when due (no worker waits); its record tells
+            ``.attempts`` and the ``.earlier`` exceptions.
 
     Returns:
         An iterator of records. Closing it early (``break``) cancels queued

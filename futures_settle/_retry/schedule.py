@@ -85,16 +85,18 @@ class MapRetries:
         if not refused:
             self._sent[start] = chunk
 
-    def wake(self, deadline: float | None) -> float | None:
-        """When the loop must wake: the deadline, or the earliest due retry if sooner."""
-        if not self._due:
-            return deadline
-        due = self._due[0][0]
-        return due if deadline is None or due < deadline else deadline
+    def wait(self, waiter: Any, deadline: float | None) -> bool:
+        """The map's wait: until a unit settles, the earliest due retry, or the deadline.
 
-    def woke_early(self, deadline: float | None) -> bool:
-        """After a wait that nothing ended: whether it ended for a retry, not the deadline."""
-        return bool(self._due) and (deadline is None or time.monotonic() < deadline)
+        Returns False only at the deadline (the map's timeout).
+        """
+        if not self._due:
+            return bool(waiter.wait(deadline))
+        due = self._due[0][0]
+        if deadline is not None and deadline <= due:
+            return bool(waiter.wait(deadline))
+        waiter.nap(due)  # not the deadline: the loop resubmits what is due and waits on
+        return True
 
     def resubmit(
         self,
