@@ -6,6 +6,6 @@ window of work in flight), ``args`` (their argument checks), ``chunking``
 chunk) and ``worker`` (the chunk runner that crosses to worker processes:
 its import path, ``futures_settle._map.worker``, is what a worker imports).
 
-May import: ``_core`` and the shared leaves. Imported by: the package's
+May import: ``_core``, ``_retry`` and the shared leaves. Imported by: the package's
 ``__init__``; never by ``_core``, ``_wait`` or ``_group``.
 """
