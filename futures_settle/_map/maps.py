@@ -127,8 +127,8 @@ def _map(
     input_error: Exception | None = None
     cancel_on_exit = True
     warned = [False]
-    retries = None if retry is None else MapRetries(retry, deadline, sizer, chunked, fail_fast)
-    again = partial(_submit, name, executor, fn)  # a due retry: its item alone
+    retries = None if retry is None else MapRetries(retry, fn, deadline, sizer, chunked, fail_fast)
+    again = partial(_submit, name, executor)  # a due retry: its item alone
     try:
         while True:
             if retries is not None:  # due retries first: their items count in the buffer

@@ -27,11 +27,12 @@ from typing import Any
 from .._core.state import OK, read
 from .._errors import SettleTimeoutError
 from .._records import Fulfilled, Rejected, retried
+from .attempt import Attempt
 from .policy import Retry
 
 __all__ = ["MapRetries"]
 
-Submit = Callable[[list[Any], bool, Any, int], tuple[Any, bool]]
+Submit = Callable[[Any, list[Any], bool, Any, int], tuple[Any, bool]]
 
 
 class _Item:
@@ -60,6 +61,7 @@ class MapRetries:
         "_deadline",
         "_due",
         "_fail_fast",
+        "_fn",
         "_items",
         "_sent",
         "_sizer",
@@ -67,9 +69,16 @@ class MapRetries:
     )
 
     def __init__(
-        self, policy: Retry, deadline: float | None, sizer: Any, chunked: bool, fail_fast: bool
+        self,
+        policy: Retry,
+        fn: Any,
+        deadline: float | None,
+        sizer: Any,
+        chunked: bool,
+        fail_fast: bool,
     ) -> None:
         self.policy = policy
+        self._fn = fn
         self._deadline = deadline
         self._sizer = sizer
         self._chunked = chunked
@@ -108,7 +117,8 @@ class MapRetries:
     ) -> bool:
         """Submit the due items, each alone, while units may be added; True if one was refused.
 
-        ``submit(chunk, chunked, waiter, position)`` is the map's own.
+        ``submit(fn, chunk, chunked, waiter, position)`` is the map's own;
+        each retry submits an ``Attempt``, a submission new to any engine.
         """
         due = self._due
         if not due:
@@ -119,7 +129,7 @@ class MapRetries:
             position = heapq.heappop(due)[1]
             item = self._items[position]
             item.runs += 1
-            fut, refused = submit([item.args], chunked, waiter, position)
+            fut, refused = submit(Attempt(self._fn), [item.args], chunked, waiter, position)
             in_flight[position] = (fut, 1)
             item.refused = refused
             refused_any = refused_any or refused

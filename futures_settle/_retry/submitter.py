@@ -29,6 +29,7 @@ from typing import Any
 
 from .._core.state import OK, read
 from .._records import Fulfilled, Rejected, Settled, retried
+from .attempt import Attempt
 from .policy import Retry
 
 __all__ = ["RetryFuture", "RetryingSubmitter", "tagged"]
@@ -139,6 +140,8 @@ class RetryFuture(Future[Any]):
             try:
                 # Under the lock: a cancel() meanwhile would report nothing
                 # runs while this attempt is on its way to a worker.
+                if not first:  # a new submission to engines that merge equal ones (dask)
+                    fn = Attempt(fn)
                 attempt = self._submitter.executor.submit(fn, *args, **kwargs)
             except Exception as exc:
                 if first:

@@ -264,3 +264,13 @@ def test_plain_group_records_ran_once(thread_pool: ThreadPoolExecutor) -> None:
         tg.submit(int, "x")
     assert [r.attempts for r in tg.result()] == [1, 1]
     assert isinstance(tg.result()[0], Fulfilled)
+
+
+def test_dask_runs_the_retry_again(client: Any, tmp_path: Path) -> None:
+    """A group on dask: the retry runs again (each retry is a new submission)."""
+    folder = folder_of(tmp_path)
+    with TaskGroup(client, mode="settled", retry=FAST) as tg:
+        tg.submit(flaky, 3, folder, frozenset({3}))
+    (record,) = tg.result()
+    assert (record.value, record.attempts) == (30, 2)  # type: ignore[union-attr]
+    assert runs(folder, 3) == 2

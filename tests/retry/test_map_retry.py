@@ -486,3 +486,48 @@ class TestHostile:
             assert len(calls) <= after + sum(
                 1 for r in records if isinstance(getattr(r, "reason", None), SettleTimeoutError)
             )
+
+
+class TestEngines:
+    def test_dask_runs_the_retry_again(self, client: Any, tmp_path: Path) -> None:
+        """On dask the failed item runs again, alone (each retry is a new submission)."""
+        folder = folder_of(tmp_path)
+        records = list(
+            map_settled(
+                flaky,
+                [0, 1, 2],
+                itertools.repeat(folder),
+                itertools.repeat(frozenset({1})),
+                executor=client,
+                retry=FAST,
+            )
+        )
+        assert [(r.value, r.attempts) for r in records] == [(0, 1), (10, 2), (20, 1)]  # type: ignore[union-attr]
+        assert [runs(folder, x) for x in range(3)] == [1, 2, 1]
+
+    def test_loky(self, loky_pool: Any, tmp_path: Path) -> None:
+        """loky's automatic chunks: the failed item alone runs again."""
+        folder = folder_of(tmp_path)
+        records = list(
+            map_settled(
+                flaky,
+                range(10),
+                itertools.repeat(folder),
+                itertools.repeat(frozenset({4})),
+                executor=loky_pool,
+                retry=FAST,
+            )
+        )
+        assert [r.attempts for r in records] == [2 if x == 4 else 1 for x in range(10)]
+        assert [runs(folder, x) for x in range(10)] == [2 if x == 4 else 1 for x in range(10)]
+
+    def test_attempt_pickles_and_keeps_its_token(self) -> None:
+        """What a retry sends crosses processes twice with the same dask token."""
+        import pickle
+
+        from futures_settle._retry.attempt import Attempt
+
+        a = Attempt(retry_tasks.flaky)
+        b = pickle.loads(pickle.dumps(pickle.loads(pickle.dumps(a))))
+        assert (b.token, b.fn) == (a.token, retry_tasks.flaky)
+        assert Attempt(str).token != Attempt(str).token
