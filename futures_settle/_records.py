@@ -287,7 +287,8 @@ def retried(record: R, attempts: int, earlier: tuple[BaseException, ...]) -> R:
         >>> r.attempts, r.earlier, r
         (2, (ConnectionError('reset'),), Fulfilled(value=1, index=0, attempts=2))
     """
-    type(record)._tries.__set__(record, (attempts, earlier))  # type: ignore[attr-defined]
+    if attempts > 1:  # a record that ran once stays as any other
+        type(record)._tries.__set__(record, (attempts, earlier))  # type: ignore[attr-defined]
     return record
 
 

@@ -71,7 +71,9 @@ class Retry:
 
     A predicate that raises decides nothing: the item fails with the
     predicate's error (its ``__context__`` is the item's own exception), and
-    the map or group goes on.
+    the map or group goes on. It is called in the caller's machinery: a
+    map's consuming thread, or the thread that reports a group's attempt
+    (a pool's worker or its management thread): keep it quick.
 
     The defaults, and why (stamina's, for the same job: transient I/O
     failures in synchronous code):

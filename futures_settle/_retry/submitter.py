@@ -27,6 +27,7 @@ import time
 from concurrent.futures import CancelledError, Future, InvalidStateError
 from typing import Any
 
+from .._core.engines import cancel_quietly
 from .._core.state import OK, read
 from .._records import Fulfilled, Rejected, Settled, retried
 from .attempt import Attempt
@@ -77,7 +78,10 @@ class _Timer:
                         fut = heapq.heappop(self._due)[2]
                         break
                     changed.wait(left)
-            fut._start()
+            try:
+                fut._start()
+            except Exception as exc:  # the timer must outlive one attempt's surprise
+                fut._finish(False, exc)
             del fut
 
 
@@ -153,7 +157,11 @@ class RetryFuture(Future[Any]):
         if refusal is not None:
             self._finish(False, refusal)
             return
-        attempt.add_done_callback(self._attempt_done)
+        try:
+            attempt.add_done_callback(self._attempt_done)
+        except Exception as exc:  # a future that refuses a callback: no news would come
+            cancel_quietly(attempt, keep_done=False)
+            self._finish(False, exc)
 
     def _attempt_done(self, attempt: Any) -> None:
         try:

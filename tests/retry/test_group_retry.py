@@ -274,3 +274,20 @@ def test_dask_runs_the_retry_again(client: Any, tmp_path: Path) -> None:
     (record,) = tg.result()
     assert (record.value, record.attempts) == (30, 2)  # type: ignore[union-attr]
     assert runs(folder, 3) == 2
+
+
+def test_attempt_refusing_its_callback() -> None:
+    """A retry whose future refuses a done-callback: the task fails with that error, no hang."""
+
+    class NoCallbacks(Future[Any]):
+        def add_done_callback(self, fn: Any) -> None:
+            raise RuntimeError("no callbacks here")
+
+    def script(n: int, fn: Any, args: Any) -> Future[Any]:
+        return _failed(ConnectionResetError("x")) if n == 1 else NoCallbacks()
+
+    with TaskGroup(Scripted(script), mode="settled", retry=FAST) as tg:
+        tg.submit(str, 1)
+    (record,) = tg.result()
+    assert repr(record.reason) == "RuntimeError('no callbacks here')"  # type: ignore[union-attr]
+    assert record.attempts == 2
