@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -189,12 +190,20 @@ class TestNoWorkerWaits:
             )
             assert sorted(next(it).index for _ in range(2)) == [1, 2]
             it.close()
+            pids = list(one._processes)
         assert runs(folder, 0) == 1
+        for pid in pids:  # the pool's worker is gone, none left behind
+            with pytest.raises(ProcessLookupError):
+                os.kill(pid, 0)
 
 
 class TestBounded:
-    def test_waiting_items_count_in_the_buffer(self, thread_pool: ThreadPoolExecutor) -> None:
+    def test_waiting_items_count_in_the_buffer(
+        self, engine: tuple[Any, int | None], tmp_path: Path
+    ) -> None:
         """An endless input of failing items: pulled minus handed out never passes buffersize."""
+        pool, chunksize = engine
+        folder = folder_of(tmp_path)
         pulled = 0
 
         def items() -> Iterator[int]:
@@ -203,13 +212,18 @@ class TestBounded:
                 pulled += 1
                 yield x
 
-        def fails(x: int) -> int:
-            raise ConnectionResetError(x)
-
-        it = map_settled(fails, items(), executor=thread_pool, buffersize=4, retry=FAST)
+        it = map_settled(
+            retry_tasks.always_fails,
+            items(),
+            itertools.repeat(folder),
+            executor=pool,
+            chunksize=chunksize,
+            buffersize=8,
+            retry=FAST,
+        )
         for handed, record in enumerate(itertools.islice(it, 40), 1):
             assert record.attempts == 3
-            assert pulled - handed <= 4
+            assert pulled - handed <= 8
         it.close()
 
     def test_retry_due_after_the_deadline_is_not_made(
