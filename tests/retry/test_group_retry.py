@@ -291,3 +291,28 @@ def test_attempt_refusing_its_callback() -> None:
     (record,) = tg.result()
     assert repr(record.reason) == "RuntimeError('no callbacks here')"  # type: ignore[union-attr]
     assert record.attempts == 2
+
+
+def test_cancel_racing_the_timer(thread_pool: ThreadPoolExecutor, fast_switching: None) -> None:
+    """cancel() while the timer thread resubmits: every task answered, nothing runs after."""
+    for round_ in range(30):
+        calls: list[int] = []
+        first = threading.Event()
+
+        def fails(x: int, calls: list[int] = calls, first: threading.Event = first) -> int:
+            calls.append(x)
+            first.set()
+            raise ConnectionResetError(len(calls))
+
+        retry = Retry(ConnectionError, attempts=1000, delay=0.0002, backoff=1, jitter=0.0002)
+        with TaskGroup(thread_pool, mode="settled", retry=retry) as tg:
+            for x in range(3):
+                tg.submit(fails, x)
+            first.wait(10)
+            tg.cancel()
+        assert sorted(r.index for r in tg.result()) == [0, 1, 2], round_
+        after = len(calls)
+        for t in _timer_threads():
+            t.join(10)
+        thread_pool.submit(int).result()
+        assert len(calls) == after, round_

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from futures_settle import Fulfilled, Rejected, Retry, SettleTimeoutError, map_all, map_settled
 
@@ -545,3 +547,98 @@ class TestEngines:
         b = pickle.loads(pickle.dumps(pickle.loads(pickle.dumps(a))))
         assert (b.token, b.fn) == (a.token, retry_tasks.flaky)
         assert Attempt(str).token != Attempt(str).token
+
+
+class TestBookkeeping:
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(
+        fails=st.lists(st.integers(0, 4), min_size=1, max_size=30),
+        chunksize=st.sampled_from([1, 3, 8]),
+        ordered=st.booleans(),
+        attempts=st.integers(1, 4),
+        buffersize=st.integers(1, 12),
+    )
+    def test_every_item_once_with_its_runs(
+        self,
+        thread_pool: ThreadPoolExecutor,
+        fails: list[int],
+        chunksize: int,
+        ordered: bool,
+        attempts: int,
+        buffersize: int,
+    ) -> None:
+        """Any failure pattern, chunk size, order and buffer: one record per index, its runs
+        counted, the neighbours of a retried item never run again."""
+        counts = [0] * len(fails)
+        lock = threading.Lock()
+
+        def fn(x: int) -> int:
+            with lock:
+                counts[x] += 1
+                run = counts[x]
+            if run <= fails[x]:
+                raise ConnectionResetError(x, run)
+            return x
+
+        retry = Retry(ConnectionError, attempts=attempts, delay=0, jitter=0)
+        records = list(
+            map_settled(
+                fn,
+                range(len(fails)),
+                executor=thread_pool,
+                chunksize=chunksize,
+                ordered=ordered,
+                buffersize=buffersize,
+                retry=retry,
+            )
+        )
+        by_index = {r.index: r for r in records}
+        assert len(records) == len(by_index) == len(fails)
+        if ordered:
+            assert [r.index for r in records] == list(range(len(fails)))
+        for x, k in enumerate(fails):
+            r = by_index[x]
+            runs_expected = min(k + 1, attempts)
+            assert r.attempts == runs_expected == counts[x], (x, k)
+            assert len(r.earlier) == runs_expected - 1
+            assert r.status == ("fulfilled" if k < attempts else "rejected")
+
+    @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(
+        fails=st.lists(st.integers(0, 3), min_size=1, max_size=25),
+        chunksize=st.sampled_from([1, 4]),
+        ordered=st.booleans(),
+    )
+    def test_map_all_values_or_a_final_failure(
+        self, thread_pool: ThreadPoolExecutor, fails: list[int], chunksize: int, ordered: bool
+    ) -> None:
+        """map_all: every value when each item succeeds within 3 runs, else an item's last error."""
+        counts = [0] * len(fails)
+        lock = threading.Lock()
+
+        def fn(x: int) -> int:
+            with lock:
+                counts[x] += 1
+                run = counts[x]
+            if run <= fails[x]:
+                raise ConnectionResetError(x, run)
+            return x
+
+        retry = Retry(ConnectionError, attempts=3, delay=0, jitter=0)
+        it = map_all(
+            fn,
+            range(len(fails)),
+            executor=thread_pool,
+            chunksize=chunksize,
+            ordered=ordered,
+            retry=retry,
+        )
+        if all(k < 3 for k in fails):
+            got = list(it)
+            assert (got if ordered else sorted(got)) == list(range(len(fails)))
+        else:
+            with pytest.raises(ConnectionResetError) as info:
+                list(it)
+            x, run = info.value.args
+            assert fails[x] >= 3
+            assert run == 3
