@@ -17,7 +17,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from . import cases, mapping, peers, registration, taskgroup
+from . import cases, mapping, peers, registration, retrying, taskgroup
 from .cases import Row
 
 HERE = Path(__file__).resolve().parent
@@ -103,6 +103,8 @@ def run(quick: bool, notes: list[str] | None = None, mapping_only: bool = False)
         rows += mapping.run_all(quick, reps, pool, procs, loky_pool)
         if not mapping_only:
             rows += taskgroup.run_all(quick, reps, pool, procs, loky_pool, notes)
+            print("running retries ...", file=sys.stderr, flush=True)
+            rows += retrying.run_all(quick, reps, pool, procs, notes)
         print("running peers ...", file=sys.stderr, flush=True)
         peer_rows, peer_notes = peers.run_all(quick, reps, pool, procs, loky_pool)
         rows += peer_rows

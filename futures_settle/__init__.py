@@ -17,6 +17,7 @@ from ._map.maps import map_settled as map_settled
 from ._records import Fulfilled as Fulfilled
 from ._records import Rejected as Rejected
 from ._records import Settled as Settled
+from ._retry.policy import Retry as Retry
 from ._wait.combinators import wait_all as wait_all
 from ._wait.combinators import wait_settled as wait_settled
 from ._wait.racing import wait_any as wait_any
@@ -28,6 +29,7 @@ __version__ = "0.1.0"
 __all__ = (
     "Fulfilled",
     "Rejected",
+    "Retry",
     "SettleTimeoutError",
     "Settled",
     "TaskGroup",

@@ -6,13 +6,18 @@ from typing import Any, ClassVar, Generic, Literal, NoReturn, TypeAlias, TypeVar
 
 from ._errors import reraise
 
-__all__ = ["Fulfilled", "Rejected", "Settled"]
+__all__ = ["Fulfilled", "Rejected", "Settled", "retried"]
 
 T = TypeVar("T", covariant=True)
 
 
 def _refuse(kind: str, verb: str, name: str) -> NoReturn:
     raise AttributeError(f"{kind} records are immutable, cannot {verb} {name!r}")
+
+
+def _tries_repr(record: Fulfilled[Any] | Rejected) -> str:
+    tries = getattr(record, "_tries", None)
+    return "" if tries is None else f", attempts={tries[0]}"
 
 
 def _no_truth(kind: str) -> NoReturn:
@@ -30,14 +35,19 @@ class Fulfilled(Generic[T]):
 
     Records are immutable, compare equal when type, value and index are
     equal, and hash like a tuple of them (so only when the value is
-    hashable). They have no truth value: ``bool(record)`` raises
-    ``TypeError`` (every record would be true, failures included); check
-    ``.status``, ``isinstance`` or ``match``.
+    hashable); ``attempts`` and ``earlier`` take no part in it. They have
+    no truth value: ``bool(record)`` raises ``TypeError`` (every record
+    would be true, failures included); check ``.status``, ``isinstance``
+    or ``match``.
 
     Attributes:
         value: What the future returned (or the plain value given as input).
         index: The input's position, or its key when the input was a mapping.
         status: Always ``"fulfilled"``.
+        attempts: How many times the item ran: ``1`` unless a
+            :class:`Retry` ran it again after a failure.
+        earlier: The exceptions of the failed attempts before the one
+            that succeeded, oldest first (``()`` when it ran once).
 
     Example:
         >>> r = Fulfilled("user data", index=0)
@@ -49,7 +59,10 @@ class Fulfilled(Generic[T]):
         got user data
     """
 
-    __slots__ = ("_index", "_value")
+    # ``_tries`` is set only on a record made after retries (``retried()``):
+    # the records of a map are built by the million, and an unset slot
+    # costs nothing to build.
+    __slots__ = ("_index", "_tries", "_value")
     __match_args__ = ("value",)
     status: ClassVar[Literal["fulfilled"]] = "fulfilled"
 
@@ -88,6 +101,18 @@ class Fulfilled(Generic[T]):
     def index(self) -> NoReturn:
         _refuse("Fulfilled", "delete", "index")
 
+    @property
+    def attempts(self) -> int:
+        """How many times the item ran: ``1`` unless a ``Retry`` ran it again."""
+        tries = getattr(self, "_tries", None)
+        return 1 if tries is None else tries[0]
+
+    @property
+    def earlier(self) -> tuple[BaseException, ...]:
+        """The exceptions of the earlier attempts, oldest first; ``()`` when it ran once."""
+        tries = getattr(self, "_tries", None)
+        return () if tries is None else tries[1]
+
     def unwrap(self) -> T:
         """Return the value.
 
@@ -98,7 +123,7 @@ class Fulfilled(Generic[T]):
         return self._value
 
     def __repr__(self) -> str:
-        return f"Fulfilled(value={self._value!r}, index={self._index!r})"
+        return f"Fulfilled(value={self._value!r}, index={self._index!r}{_tries_repr(self)})"
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not Fulfilled:
@@ -112,6 +137,9 @@ class Fulfilled(Generic[T]):
         _no_truth("Fulfilled")
 
     def __reduce__(self) -> tuple[object, ...]:
+        tries = getattr(self, "_tries", None)
+        if tries is not None:
+            return (retried, (Fulfilled(self._value, self._index), *tries))
         return (Fulfilled, (self._value, self._index))
 
 
@@ -136,6 +164,10 @@ class Rejected:
         reason: The exception.
         index: The input's position, or its key when the input was a mapping.
         status: Always ``"rejected"``.
+        attempts: How many times the item ran: ``1`` unless a
+            :class:`Retry` ran it again; ``reason`` is the last attempt's.
+        earlier: The exceptions of the attempts before the last one,
+            oldest first (``()`` when it ran once).
 
     Example:
         >>> r = Rejected(ValueError("DB error"), index=1)
@@ -147,7 +179,7 @@ class Rejected:
         failed: DB error
     """
 
-    __slots__ = ("_index", "_reason")
+    __slots__ = ("_index", "_reason", "_tries")
     __match_args__ = ("reason",)
     status: ClassVar[Literal["rejected"]] = "rejected"
 
@@ -185,6 +217,18 @@ class Rejected:
     def index(self) -> NoReturn:
         _refuse("Rejected", "delete", "index")
 
+    @property
+    def attempts(self) -> int:
+        """How many times the item ran: ``1`` unless a ``Retry`` ran it again."""
+        tries = getattr(self, "_tries", None)
+        return 1 if tries is None else tries[0]
+
+    @property
+    def earlier(self) -> tuple[BaseException, ...]:
+        """The exceptions of the earlier attempts, oldest first; ``()`` when it ran once."""
+        tries = getattr(self, "_tries", None)
+        return () if tries is None else tries[1]
+
     def unwrap(self) -> NoReturn:
         """Raise ``reason``, the very exception object.
 
@@ -208,7 +252,7 @@ class Rejected:
             del reason, self
 
     def __repr__(self) -> str:
-        return f"Rejected(reason={self._reason!r}, index={self._index!r})"
+        return f"Rejected(reason={self._reason!r}, index={self._index!r}{_tries_repr(self)})"
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not Rejected:
@@ -222,7 +266,30 @@ class Rejected:
         _no_truth("Rejected")
 
     def __reduce__(self) -> tuple[object, ...]:
+        tries = getattr(self, "_tries", None)
+        if tries is not None:
+            return (retried, (Rejected(self._reason, self._index), *tries))
         return (Rejected, (self._reason, self._index))
+
+
+R = TypeVar("R", bound="Fulfilled[Any] | Rejected")
+
+
+def retried(record: R, attempts: int, earlier: tuple[BaseException, ...]) -> R:
+    """``record``, now telling it took ``attempts`` runs, the earlier ones failing with ``earlier``.
+
+    Only the retry machinery calls it, on a record nobody has seen yet
+    (records are immutable once handed out); ``attempts`` is at least 1
+    and ``earlier`` holds ``attempts - 1`` exceptions.
+
+    Example:
+        >>> r = retried(Fulfilled(1, 0), 2, (ConnectionError("reset"),))
+        >>> r.attempts, r.earlier, r
+        (2, (ConnectionError('reset'),), Fulfilled(value=1, index=0, attempts=2))
+    """
+    if attempts > 1:  # a record that ran once stays as any other
+        type(record)._tries.__set__(record, (attempts, earlier))  # type: ignore[attr-defined]
+    return record
 
 
 Settled: TypeAlias = Fulfilled[T] | Rejected

@@ -167,3 +167,71 @@ def test_settled_alias_is_the_union() -> None:
 def test_record_size() -> None:
     """Two slots, no dict: a record costs what an object with two fields costs."""
     assert sys.getsizeof(Fulfilled(None, 0)) <= 56
+
+
+class TestAttempts:
+    """attempts and earlier: what a record tells after retries, free when nothing was retried."""
+
+    def test_once_by_default(self) -> None:
+        """A record made as always ran once: attempts 1, no earlier exceptions, as before."""
+        for r in (Fulfilled(1, 0), Rejected(ValueError(), 0)):
+            assert r.attempts == 1
+            assert r.earlier == ()
+        assert repr(Fulfilled(1, 0)) == "Fulfilled(value=1, index=0)"
+
+    def test_wait_settled_and_as_settled_records(self) -> None:
+        """The wait functions' records ran once."""
+        from concurrent.futures import Future
+
+        from futures_settle import as_settled, wait_settled
+
+        ok: Future[int] = Future()
+        ok.set_result(1)
+        bad: Future[int] = Future()
+        bad.set_exception(KeyError("k"))
+        records = [*wait_settled([ok, bad]), *as_settled([ok, bad])]
+        assert [r.attempts for r in records] == [1, 1, 1, 1]
+        assert [r.earlier for r in records] == [(), (), (), ()]
+
+    def test_retried(self) -> None:
+        """A retried record tells its runs and the earlier exceptions, oldest first."""
+        from futures_settle._records import retried
+
+        first, second, last = OSError("1"), OSError("2"), OSError("3")
+        r = retried(Rejected(last, 4), 3, (first, second))
+        assert (r.attempts, r.earlier, r.reason) == (3, (first, second), last)
+        assert repr(r) == "Rejected(reason=OSError('3'), index=4, attempts=3)"
+        ok = retried(Fulfilled("v", 0), 2, (first,))
+        assert (ok.attempts, ok.earlier) == (2, (first,))
+
+    def test_equality_ignores_attempts(self) -> None:
+        """Records compare by outcome and index; how many runs it took is not the outcome."""
+        from futures_settle._records import retried
+
+        assert retried(Fulfilled(1, 0), 2, (OSError(),)) == Fulfilled(1, 0)
+
+    def test_immutable(self) -> None:
+        """attempts and earlier cannot be set."""
+        r = Fulfilled(1, 0)
+        with pytest.raises(AttributeError):
+            r.attempts = 2  # type: ignore[misc]
+        with pytest.raises(AttributeError):
+            r.earlier = ()  # type: ignore[misc]
+
+    def test_pickle_keeps_attempts(self) -> None:
+        """A retried record crosses a process with its runs and earlier exceptions."""
+        from futures_settle._records import retried
+
+        r = pickle.loads(pickle.dumps(retried(Rejected(KeyError("b"), 1), 2, (KeyError("a"),))))
+        assert (r.attempts, repr(r.earlier), repr(r.reason)) == (
+            2,
+            "(KeyError('a'),)",
+            "KeyError('b')",
+        )
+        plain = pickle.loads(pickle.dumps(Fulfilled(1, 0)))
+        assert (plain.attempts, plain.earlier) == (1, ())
+
+    def test_plain_records_leave_it_unset(self) -> None:
+        """The field costs no write when a record is built: a plain record leaves it unset."""
+        assert not hasattr(Fulfilled(1, 0), "_tries")
+        assert not hasattr(Rejected(OSError(), 0), "_tries")

@@ -9,6 +9,7 @@ from typing import Any, assert_type
 from futures_settle import (
     Fulfilled,
     Rejected,
+    Retry,
     Settled,
     TaskGroup,
     as_settled,
@@ -63,12 +64,26 @@ def check(fi: Future[int], fs: Future[str]) -> None:
     assert_type(hedged.result(), Any)
     assert_type(check_cancelled(), None)
 
+    retry = Retry(ConnectionError, attempts=2)
+    assert_type(Retry((OSError, TimeoutError)), Retry)
+    assert_type(Retry(lambda exc: "503" in str(exc)), Retry)
+    assert_type(map_all(len, ["a"], executor=pool, retry=retry), Iterator[int])
+    retried = next(map_settled(str, [1], executor=pool, retry=retry))
+    assert_type(retried.attempts, int)
+    assert_type(retried.earlier, tuple[BaseException, ...])
+    with TaskGroup(pool, mode="settled", retry=retry) as again:
+        assert_type(again.submit(len, "abc"), Future[int])
+
     # Misuse that must not type-check.
     wait_all([fi], 1.0)  # type: ignore[call-overload]
     wait_all([fi], timeout="1")  # type: ignore[call-overload]
     Rejected("not an exception")  # type: ignore[arg-type]
     TaskGroup(pool, mode="race")  # type: ignore[call-overload]
     TaskGroup(pool, timeout="1")  # type: ignore[call-overload]
+    TaskGroup(pool, retry="x")  # type: ignore[call-overload]
+    map_settled(str, [1], executor=pool, retry=3)  # type: ignore[arg-type]
+    Retry(ConnectionError, attempts="3")  # type: ignore[arg-type]
+    Retry(3)  # type: ignore[arg-type]
     with TaskGroup(pool) as group:
         group.submit(len, 3)  # type: ignore[arg-type]
         group.submit(len, "a", "b")  # type: ignore[call-arg]

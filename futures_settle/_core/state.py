@@ -31,6 +31,7 @@ __all__ = [
     "OK",
     "PENDING",
     "PLAIN",
+    "any_failed",
     "cheap_failed",
     "check",
     "failed_of",
@@ -132,6 +133,20 @@ def failed_of(x: Any) -> bool:
     if failed is not None:
         return failed(x)
     return outcome(x, kind)[0] != OK
+
+
+def any_failed(pairs: Sequence[tuple[Any, Any]]) -> bool:
+    """Whether a future among ``(settled future, anything)`` pairs failed: one pass, no calls
+    for stdlib futures (a map with retries looks at every unit it gets back)."""
+    kinds = _KINDS
+    for x, _ in pairs:
+        t = type(x)
+        if kinds.get(t) == FAST:
+            if x._state is not _FINISHED or x._exception is not None:
+                return True
+        elif failed_of(x):
+            return True
+    return False
 
 
 def cheap_failed(x: Any) -> bool | None:

@@ -116,6 +116,17 @@ class Waiter:
             if got:
                 return True
 
+    def nap(self, until: float) -> bool:
+        """Sleep until notified or until ``until``, staying armed: a wake-up that is no deadline.
+
+        ``wait`` gives up at its deadline and stops the notifications; a map
+        that wakes to resubmit a retry goes on waiting afterwards.
+        """
+        left = until - time.monotonic()
+        if left <= 0:
+            return self._signal.acquire(blocking=False)
+        return self._signal.acquire(timeout=min(left, _SLICE or threading.TIMEOUT_MAX))
+
     def poll(self) -> bool:
         """Whether notified, without sleeping; then ``take()`` as after ``wait()``."""
         return self._signal.acquire(blocking=False)

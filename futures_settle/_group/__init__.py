@@ -6,6 +6,6 @@ executor), ``answer`` (what the exit gives or raises for each mode) and
 ``cancelflag`` (the flag that tells tasks in other processes the group was
 cancelled; it crosses to workers, so its import path matters).
 
-May import: ``_core`` and the shared leaves. Imported by: the package's
+May import: ``_core``, ``_retry`` and the shared leaves. Imported by: the package's
 ``__init__``; never by ``_core``, ``_wait`` or ``_map``.
 """

@@ -20,6 +20,8 @@ from .._core.inputs import deadline_of
 from .._core.state import DONE_STATES
 from .._errors import reraise
 from .._records import Settled
+from .._retry.policy import Retry, check_retry
+from .._retry.submitter import RetryingSubmitter
 from .answer import ALL, BODY, CANCEL, DEADLINE, MODES, SETTLED, WINNER
 from .cancelflag import CancelFlag, RemoteTask, running_task
 from .state import EXITING, FINISHED, INTERRUPTED, LONGEST, NEW, OPEN, GroupState
@@ -104,10 +106,14 @@ class TaskGroup(GroupState, Generic[R]):
             loky's executor, a dask ``Client``.
         mode: ``"all"``, ``"settled"``, ``"any"`` or ``"first"``.
         timeout: Seconds for the whole group, or ``None`` for no deadline.
+        retry: A :class:`Retry`: a failed task runs again when due (no
+            worker waits); its future settles with the last attempt, which
+            alone counts for the mode. Cancelling drops waiting retries.
 
     Raises:
         TypeError: ``executor`` has no ``submit()`` or is a class (not an
-            executor made from it), or ``timeout`` is not a number.
+            executor made from it), ``timeout`` is not a number, or
+            ``retry`` is not a ``Retry``.
         ValueError: An unknown ``mode``, or a NaN ``timeout``.
 
     Example:
@@ -127,6 +133,7 @@ class TaskGroup(GroupState, Generic[R]):
         *,
         mode: Literal["all"] = "all",
         timeout: float | None = None,
+        retry: Retry | None = None,
     ) -> None: ...
     @overload
     def __init__(
@@ -135,6 +142,7 @@ class TaskGroup(GroupState, Generic[R]):
         *,
         mode: Literal["settled"],
         timeout: float | None = None,
+        retry: Retry | None = None,
     ) -> None: ...
     @overload
     def __init__(
@@ -143,8 +151,16 @@ class TaskGroup(GroupState, Generic[R]):
         *,
         mode: Literal["any", "first"],
         timeout: float | None = None,
+        retry: Retry | None = None,
     ) -> None: ...
-    def __init__(self, executor: Any, *, mode: str = "all", timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        executor: Any,
+        *,
+        mode: str = "all",
+        timeout: float | None = None,
+        retry: Retry | None = None,
+    ) -> None:
         if isinstance(executor, type):
             raise TypeError(
                 f"TaskGroup() expected an executor with submit(), got the class "
@@ -159,7 +175,11 @@ class TaskGroup(GroupState, Generic[R]):
                 f"TaskGroup() mode must be 'all', 'settled', 'any' or 'first', got {mode!r}"
             )
         deadline_of(timeout)  # refuses a bad timeout now
+        check_retry("TaskGroup", retry)
         super().__init__(executor, MODES.index(mode), timeout)
+        if retry is not None:  # the group submits through it; its futures span the attempts
+            self._executor = RetryingSubmitter(executor, retry)
+            self._retrying = True
 
     # -- the block ---------------------------------------------------------
 
@@ -218,7 +238,8 @@ class TaskGroup(GroupState, Generic[R]):
         """Submit ``fn(*args, **kwargs)`` to the executor as a task of the group.
 
         Returns:
-            The executor's own future for the task.
+            The executor's own future for the task (with ``retry=``, one
+            that settles with its last attempt).
 
         A submit the executor refuses (shut down, broken) raises the
         executor's error and takes no place in the answer; a task another

@@ -63,6 +63,7 @@ class GroupState:
         self._mode = mode
         self._timeout = timeout
         self._threads = isinstance(executor, ThreadPoolExecutor)
+        self._retrying = False  # submits go through a RetryingSubmitter (TaskGroup sets it)
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._watchers = 0  # threads waiting on _changed for each settling (as_settled)
@@ -195,6 +196,8 @@ class GroupState:
 
     def _finished_task(self, index: int, failed: bool, exc: BaseException | None) -> None:
         """A thread task's function returned (or raised): cancel now if that decides."""
+        if failed and self._retrying:  # maybe not the last attempt: its future decides
+            return
         mode = self._mode
         if mode == ALL:
             if failed and not (self._stopping and isinstance(exc, CancelledError)):

@@ -22,6 +22,7 @@ from .._core.engines import OK, PENDING, cancel_quietly, read_one
 from .._core.state import FAST, FAST_PATH, is_done, settled
 from .._core.state import read as read_outcome
 from .._records import Fulfilled, Rejected, Settled
+from .._retry.submitter import tagged
 from .answer import ALL
 from .cancelflag import set_task
 
@@ -207,7 +208,8 @@ def read(fut: Any, index: int) -> Settled[Any]:
             code, payload = read_one(fut)
     except Exception as error:  # a Ctrl-C while reading is the caller's, not the task's
         return Rejected(error, index)
-    return Fulfilled(payload, index) if code == OK else Rejected(payload, index)
+    record = Fulfilled(payload, index) if code == OK else Rejected(payload, index)
+    return tagged(record, fut)  # with its attempts, after retries
 
 
 def call_back(fut: Any, ref: weakref.ref[Any], index: int) -> None:

@@ -3,88 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterable, Iterator
-from concurrent.futures import Executor, Future
-from itertools import islice
+from concurrent.futures import Executor
 from typing import Any, TypeVar
 
-from .._core.deadline import Deadline, run_within
+from .._core.deadline import Deadline
 from .._core.engines import cancel_quietly, submitter_of
 from .._core.hub import STREAM, Waiter
 from .._core.inputs import check_flag
-from .._core.state import looks_like_future
-from .._core.waiter import Watch, attach
 from .._errors import SettleTimeoutError, as_seconds, reraise
 from .._records import Fulfilled, Rejected
+from .._retry.policy import Retry, check_retry
+from .._retry.schedule import MapRetries
 from .args import check as _check
 from .batches import drain, next_batch, results, take_records, take_values, timed_out
 from .chunking import Plan
 from .progress import Hook, notify_progress
-from .worker import run_chunk
+from .submit import pull, submit_unit
 
 __all__ = ["map_all", "map_settled"]
 
 R = TypeVar("R")
-
-_NO_KWARGS: dict[str, Any] = {}  # run_within unpacks it: never changed
-
-
-def _pull(args: Iterator[Any], n: int) -> tuple[list[Any], Exception | None]:
-    """Up to ``n`` items of the input, and its own error if it raised after them."""
-    chunk: list[Any] = []
-    try:
-        chunk.extend(islice(args, n))  # the items read before an error stay
-    except Exception as exc:
-        return chunk, exc
-    return chunk, None
-
-
-def _submit(
-    name: str,
-    submit: Callable[..., Any],
-    fn: Callable[..., Any],
-    chunk: list[Any],
-    chunked: bool,
-    waiter: Waiter,
-    position: int,
-    deadline: Deadline | None,
-) -> tuple[Any, bool]:
-    """Submit one unit and watch its future for ``waiter``: ``(future, refused)``.
-
-    An executor that refuses (shut down, broken), returns something that
-    is no future, or whose future refuses a done-callback gives a future
-    failed with that error: each item pulled from the input still gets its
-    outcome, once (the one ``Watch`` notifies at most once, whichever
-    future calls it first).
-    """
-    callback = Watch(waiter, position)
-    try:
-        if chunked:
-            fut = (
-                submit(run_chunk, fn, chunk)
-                if deadline is None
-                else submit(run_chunk, fn, chunk, deadline)
-            )
-        elif deadline is None:
-            fut = submit(fn, *chunk[0])
-        else:  # the item runs under the map's deadline: remaining() reads it
-            fut = submit(run_within, deadline, fn, chunk[0], _NO_KWARGS)
-        if not looks_like_future(fut):
-            raise TypeError(
-                f"{name}() expected executor.submit() to return a future, got {type(fut).__name__}"
-            )
-        attach(callback, fut)
-        return fut, False
-    except Exception as exc:
-        # Built in another frame: this one is in the error's traceback, and
-        # must not refer to the future that holds the error (a cycle).
-        return _failed(exc, callback), True
-
-
-def _failed(exc: Exception, callback: Watch) -> Future[Any]:
-    f: Future[Any] = Future()
-    f.set_exception(exc)
-    callback(f)
-    return f
 
 
 def _map(
@@ -99,6 +37,7 @@ def _map(
     fail_fast: bool,
     cancel_pending: bool,
     progress: Callable[[Any], object] | None,
+    retry: Retry | None = None,
 ) -> Generator[Iterator[Any], None, None]:
     """The engine of both maps: yields batches of values or records, each as an iterator.
 
@@ -123,8 +62,19 @@ def _map(
     hook = None if progress is None else Hook(progress)
     submit = submitter_of(executor)
     task_deadline = None if deadline is None else Deadline(deadline)  # what items run under
+    retries = None if retry is None else MapRetries(retry, fn, deadline, sizer, chunked, fail_fast)
+
+    def again(
+        fn: Callable[..., Any], chunk: list[Any], chunked: bool, waiter: Waiter, position: int
+    ) -> tuple[Any, bool]:  # a due retry: its item alone, under the map's deadline
+        return submit_unit(name, submit, fn, chunk, chunked, waiter, position, task_deadline)
+
     try:
         while True:
+            if retries is not None:  # due retries first: their items count in the buffer
+                exhausted = (
+                    retries.resubmit(again, chunked, waiter, in_flight, max_units) or exhausted
+                )
             while not exhausted and len(in_flight) < max_units:
                 room = buffersize - (pulled - handed)
                 if room <= 0:
@@ -137,7 +87,7 @@ def _map(
                     if room <= 0:
                         break
                 size = chunksize if sizer is None else sizer.size
-                chunk, broke = _pull(args, min(size, room))
+                chunk, broke = pull(args, min(size, room))
                 if broke is not None:  # the input's own error: pull no more
                     exhausted = True
                     if fail_fast:
@@ -149,11 +99,13 @@ def _map(
                 if not chunk:
                     exhausted = True
                     break
-                fut, refused = _submit(
+                fut, refused = submit_unit(
                     name, submit, fn, chunk, chunked, waiter, pulled, task_deadline
                 )
                 exhausted = exhausted or refused  # refused, or the input broke: pull no more
                 in_flight[pulled] = (fut, len(chunk))
+                if retries is not None:
+                    retries.sent(pulled, chunk, refused)
                 pulled += len(chunk)
                 del fut, chunk
             if pulled == handed:
@@ -162,8 +114,13 @@ def _map(
                 notified = True
                 settled = waiter.take() if waiter.poll() else []
             else:
-                notified = waiter.wait(deadline)
+                notified = (
+                    waiter.wait(deadline) if retries is None else retries.wait(waiter, deadline)
+                )
                 settled = waiter.take()
+            extra: list[list[Any]] = []
+            if retries is not None:
+                settled, extra = retries.sift(settled, in_flight, ready)
             if fail_fast:
                 failure = take_values(settled, in_flight, ready, sizer, chunked)
                 del settled
@@ -180,8 +137,8 @@ def _map(
                     settled, in_flight, ready, sizer, chunked, progress is not None
                 )
                 del settled
-                if hook is not None and filed:
-                    yield notify_progress(hook, filed)
+                if hook is not None and (filed or extra):
+                    yield notify_progress(hook, [*filed, *extra])
                     if hook.interrupt is not None:
                         interrupt, hook.interrupt = hook.interrupt, None
                         try:
@@ -206,6 +163,8 @@ def _map(
                         unfinished=left,
                         total=pulled,
                     )
+                if retries is not None:
+                    retries.expire(ready, in_flight, seconds, pulled)
                 yield drain([(0, timed_out(ready, in_flight, seconds, pulled))])
                 break
         if input_error is not None:
@@ -216,6 +175,8 @@ def _map(
                 del error  # this frame, in its traceback, must not hold it
     finally:
         waiter.close()
+        if retries is not None:
+            retries.close()  # nothing runs again once the map has ended
         if cancel_on_exit:
             for fut, _ in in_flight.values():
                 # Best effort, as cancel_pending: an engine's cancel() that
@@ -235,6 +196,7 @@ def map_all(
     ordered: bool = True,
     chunksize: int | None = None,
     cancel_pending: bool = True,
+    retry: Retry | None = None,
 ) -> Iterator[R]:
     """Yield ``fn(*args)`` for each item, at most ``buffersize`` in flight: a lazy ``Promise.all``.
 
@@ -267,6 +229,9 @@ def map_all(
             work per chunk), one item per task for others.
         cancel_pending: On a failure, cancel the work still queued (whole
             chunks: a running chunk runs to its end).
+        retry: A :class:`Retry`: an item failing as it names runs again,
+            alone, when due (no worker waits); its failure raises after
+            its last attempt.
 
     Returns:
         An iterator of results. Closing it early (``break``) cancels queued
@@ -278,7 +243,8 @@ def map_all(
             that the executor refused; or the input iterable's own error.
         SettleTimeoutError: ``timeout`` passed with items in flight.
         TypeError: ``fn`` is not callable, no iterable, ``executor`` has
-            no ``submit()``, or an argument has the wrong type.
+            no ``submit()``, ``retry`` is not a ``Retry``, or an argument
+            has the wrong type.
         ValueError: ``buffersize`` or ``chunksize`` below 1 or above
             ``sys.maxsize``, NaN timeout.
 
@@ -292,6 +258,7 @@ def map_all(
         "map_all", fn, iterables, executor, buffersize, timeout, ordered, chunksize
     )
     check_flag("cancel_pending", cancel_pending)
+    check_retry("map_all", retry)
     return results(
         _map(
             "map_all",
@@ -305,6 +272,7 @@ def map_all(
             True,
             cancel_pending,
             None,
+            retry,
         )
     )
 
@@ -319,6 +287,7 @@ def map_settled(
     ordered: bool = True,
     chunksize: int | None = None,
     progress: Callable[[Fulfilled[R] | Rejected], object] | None = None,
+    retry: Retry | None = None,
 ) -> Iterator[Fulfilled[R] | Rejected]:
     """Yield a record per item, at most ``buffersize`` in flight: a lazy ``Promise.allSettled``.
 
@@ -356,7 +325,11 @@ def map_settled(
             for others.
         progress: Called with each record as it settles, on the consuming
             thread; its exceptions are reported once as a
-            ``RuntimeWarning`` and otherwise ignored.
+            ``RuntimeWarning`` and otherwise ignored. A retried item is
+            reported once, with its final record.
+        retry: A :class:`Retry`: an item failing as it names runs again,
+            alone, when due (no worker waits); its record tells
+            ``.attempts`` and the ``.earlier`` exceptions.
 
     Returns:
         An iterator of records. Closing it early (``break``) cancels queued
@@ -366,7 +339,8 @@ def map_settled(
         Exception: The input iterable's own error, once the items read
             before it have been yielded (no more input is pulled).
         TypeError: ``fn`` is not callable, no iterable, ``executor`` has
-            no ``submit()``, or an argument has the wrong type.
+            no ``submit()``, ``retry`` is not a ``Retry``, or an argument
+            has the wrong type.
         ValueError: ``buffersize`` or ``chunksize`` below 1 or above
             ``sys.maxsize``, NaN timeout.
 
@@ -383,6 +357,7 @@ def map_settled(
         raise TypeError(
             f"map_settled() expected a callable or None as progress, got {type(progress).__name__}"
         )
+    check_retry("map_settled", retry)
     return results(
         _map(
             "map_settled",
@@ -396,5 +371,6 @@ def map_settled(
             False,
             False,
             progress,
+            retry,
         )
     )

@@ -1,0 +1,318 @@
+"""TaskGroup(retry=): futures across attempts, modes deciding on last outcomes, ends drop them."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from futures_settle import Fulfilled, Rejected, Retry, SettleTimeoutError, TaskGroup
+
+import retry_tasks
+from retry_tasks import flaky, folder_of, runs
+
+pytestmark = pytest.mark.timeout(60)
+
+FAST = Retry(ConnectionError, attempts=3, delay=0.001, jitter=0)
+SLOW = Retry(ConnectionError, delay=60, max_delay=60, jitter=0)
+
+
+@pytest.fixture(params=["threads", "processes"])
+def pool(request: pytest.FixtureRequest) -> Any:
+    if request.param == "threads":
+        return request.getfixturevalue("thread_pool")
+    return request.getfixturevalue("process_pool")
+
+
+def _timer_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "futures_settle-retry"]
+
+
+@pytest.fixture(autouse=True)
+def no_timer_left() -> Any:
+    """Every test leaves no timer thread behind (it ends once nothing waits)."""
+    yield
+    for t in _timer_threads():
+        t.join(10)
+    assert _timer_threads() == []
+
+
+class TestSettled:
+    def test_records_tell_attempts(self, pool: Any, tmp_path: Path) -> None:
+        """mode "settled": a retried task's record has its runs and earlier failures."""
+        folder = folder_of(tmp_path)
+        with TaskGroup(pool, mode="settled", retry=FAST) as tg:
+            futures = [tg.submit(flaky, x, folder, frozenset({1})) for x in range(4)]
+        records = tg.result()
+        assert [(r.value, r.attempts) for r in records] == [  # type: ignore[union-attr]
+            (0, 1),
+            (10, 2),
+            (20, 1),
+            (30, 1),
+        ]
+        assert [repr(e) for e in records[1].earlier] == ["ConnectionResetError('item 1 run 1')"]
+        assert all(isinstance(f, Future) for f in futures)
+        assert futures[1].result() == 10
+
+    def test_last_failure(self, pool: Any, tmp_path: Path) -> None:
+        """A task failing every run: its record is the last failure, after every attempt."""
+        folder = folder_of(tmp_path)
+        with TaskGroup(pool, mode="settled", retry=FAST) as tg:
+            tg.submit(retry_tasks.always_fails, 8, folder)
+        (record,) = tg.result()
+        assert isinstance(record, Rejected)
+        assert (repr(record.reason), record.attempts, len(record.earlier)) == (
+            "ConnectionResetError('item 8 run 3')",
+            3,
+            2,
+        )
+
+
+class TestModes:
+    def test_all_cancels_only_on_a_final_failure(self, pool: Any, tmp_path: Path) -> None:
+        """mode "all": a failure retried away cancels nothing; the answer is every value."""
+        folder = folder_of(tmp_path)
+        with TaskGroup(pool, retry=FAST) as tg:
+            for x in range(6):
+                tg.submit(flaky, x, folder, frozenset({0, 3}))
+        assert tg.result() == [0, 10, 20, 30, 40, 50]
+
+    def test_all_raises_the_last_failure(self, pool: Any, tmp_path: Path) -> None:
+        """mode "all": the ExceptionGroup holds the task's last exception."""
+        folder = folder_of(tmp_path)
+        with pytest.raises(ExceptionGroup) as info, TaskGroup(pool, retry=FAST) as tg:
+            tg.submit(retry_tasks.always_fails, 2, folder)
+        assert [repr(e) for e in info.value.exceptions] == ["ConnectionResetError('item 2 run 3')"]
+        assert runs(folder, 2) == 3
+
+    def test_first_waits_for_the_retry(self, tmp_path: Path) -> None:
+        """mode "first": a failure that will be retried is not the race's result."""
+        folder = folder_of(tmp_path)
+        with ThreadPoolExecutor(1) as one, TaskGroup(one, mode="first", retry=FAST) as tg:
+            tg.submit(flaky, 5, folder, frozenset({5}))
+        assert tg.result() == 50
+
+
+class TestNoWorkerWaits:
+    def test_tasks_behind_run_during_the_backoff(self, tmp_path: Path) -> None:
+        """One worker: a task submitted after a retrying one finishes while the first waits 60 s."""
+        folder = folder_of(tmp_path)
+        with ThreadPoolExecutor(1) as one:
+            with TaskGroup(one, mode="settled", retry=SLOW) as tg:
+                waiting = tg.submit(flaky, 0, folder, frozenset({0}))
+                assert tg.submit(flaky, 1, folder).result(timeout=30) == 10
+                assert not waiting.done()
+                tg.cancel()  # drops the waiting retry: the exit does not wait 60 s
+            assert waiting.cancelled()
+        assert runs(folder, 0) == 1
+
+    def test_processes(self, process_pool: ProcessPoolExecutor, tmp_path: Path) -> None:
+        """The same on a process pool: a waiting retry holds no worker."""
+        folder = folder_of(tmp_path)
+        with TaskGroup(process_pool, mode="settled", retry=SLOW) as tg:
+            waiting = tg.submit(flaky, 0, folder, frozenset({0}))
+            others = [tg.submit(flaky, x, folder) for x in range(1, 5)]
+            assert [f.result(timeout=30) for f in others] == [10, 20, 30, 40]
+            tg.cancel()
+        assert waiting.cancelled()
+        assert runs(folder, 0) == 1
+
+
+class TestEnds:
+    def test_deadline_drops_the_waiting_retry(self, pool: Any, tmp_path: Path) -> None:
+        """The group's deadline cancels a waiting retry: timeout record, no second run."""
+        folder = folder_of(tmp_path)
+        with TaskGroup(pool, mode="settled", timeout=0.5, retry=SLOW) as tg:
+            tg.submit(flaky, 0, folder, frozenset({0}))
+        (record,) = tg.result()
+        assert isinstance(record, Rejected)
+        assert isinstance(record.reason, SettleTimeoutError)
+        assert runs(folder, 0) == 1
+
+    def test_ctrl_c_drops_the_waiting_retry(self, tmp_path: Path) -> None:
+        """Ctrl-C in the body: the group is interrupted and the retry never runs."""
+        folder = folder_of(tmp_path)
+
+        def body(one: ThreadPoolExecutor) -> None:
+            with TaskGroup(one, retry=SLOW) as tg:
+                tg.submit(flaky, 0, folder, frozenset({0}))
+                tg.submit(flaky, 1, folder).result(timeout=30)
+                raise KeyboardInterrupt
+
+        with ThreadPoolExecutor(1) as one, pytest.raises(KeyboardInterrupt):
+            body(one)
+        assert runs(folder, 0) == 1
+
+
+class Scripted:
+    """An executor that answers each submit with what ``script`` makes of it."""
+
+    def __init__(self, script: Callable[[int, Callable[..., Any], tuple[Any, ...]], Any]) -> None:
+        self.script = script
+        self.submits = 0
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        self.submits += 1
+        return self.script(self.submits, fn, args)
+
+
+def _failed(exc: BaseException) -> Future[Any]:
+    f: Future[Any] = Future()
+    f.set_exception(exc)
+    return f
+
+
+def _done(value: Any) -> Future[Any]:
+    f: Future[Any] = Future()
+    f.set_result(value)
+    return f
+
+
+class TestHostile:
+    def test_refused_resubmission(self) -> None:
+        """The executor refuses the retry: the task's outcome is that refusal."""
+        refusal = RuntimeError("cannot schedule new futures after shutdown")
+
+        def script(n: int, fn: Any, args: Any) -> Future[Any]:
+            if n == 1:
+                return _failed(ConnectionResetError("x"))
+            raise refusal
+
+        with TaskGroup(Scripted(script), mode="settled", retry=Retry(Exception, delay=0)) as tg:
+            tg.submit(str, 1)
+        (record,) = tg.result()
+        assert record.reason is refusal  # type: ignore[union-attr]
+        assert record.attempts == 2
+
+    def test_first_submit_refused_raises(self) -> None:
+        """The first attempt refused raises from submit(), as without retry=."""
+
+        def script(n: int, fn: Any, args: Any) -> Future[Any]:
+            raise RuntimeError("shut down")
+
+        with (
+            TaskGroup(Scripted(script), retry=FAST) as tg,
+            pytest.raises(RuntimeError, match="^shut down$"),
+        ):
+            tg.submit(str, 1)
+        assert tg.result() == []
+
+    def test_exception_class_and_inline_second_attempt(self) -> None:
+        """A future failed with a class is retried; the retry settled inside submit() counts."""
+
+        def script(n: int, fn: Any, args: Any) -> Future[Any]:
+            return _failed(ConnectionError) if n == 1 else _done("v")  # type: ignore[arg-type]
+
+        with TaskGroup(Scripted(script), mode="settled", retry=FAST) as tg:
+            fut = tg.submit(str, 1)
+        assert fut.result() == "v"
+        (record,) = tg.result()
+        assert (record.attempts, type(record.earlier[0])) == (2, ConnectionError)
+
+    def test_predicate_that_raises(self) -> None:
+        """on= raising: the task fails with that error, its context the task's exception."""
+
+        def broken(exc: BaseException) -> bool:
+            raise LookupError("rule broke")
+
+        with TaskGroup(
+            Scripted(lambda n, fn, args: _failed(ValueError("v"))),
+            mode="settled",
+            retry=Retry(broken),
+        ) as tg:
+            tg.submit(str, 1)
+        (record,) = tg.result()
+        assert repr(record.reason) == "LookupError('rule broke')"  # type: ignore[union-attr]
+        assert isinstance(record.reason.__context__, ValueError)  # type: ignore[union-attr]
+
+    def test_retry_racing_the_deadline(self, thread_pool: ThreadPoolExecutor) -> None:
+        """Retries due about at the deadline: every task answered, none runs after."""
+        for round_ in range(10):
+            calls: list[int] = []
+
+            def fails(x: int, calls: list[int] = calls) -> int:
+                calls.append(x)
+                raise ConnectionResetError(len(calls))
+
+            retry = Retry(ConnectionError, attempts=50, delay=0.002, backoff=1, jitter=0.002)
+            with TaskGroup(thread_pool, mode="settled", timeout=0.02, retry=retry) as tg:
+                for x in range(4):
+                    tg.submit(fails, x)
+            assert sorted(r.index for r in tg.result()) == [0, 1, 2, 3], round_
+            after = len(calls)
+            thread_pool.submit(int).result()
+            for t in _timer_threads():
+                t.join(10)
+            assert len(calls) == after
+
+
+def test_misuse_refused_before_any_work() -> None:
+    """retry= not a Retry: TypeError at the call, with the rule."""
+    with pytest.raises(TypeError) as info:
+        TaskGroup(Scripted(lambda n, fn, args: None), retry=3)  # type: ignore[call-overload]
+    assert str(info.value) == "TaskGroup() expected a Retry or None as retry, got 3 that is an int"
+
+
+def test_plain_group_records_ran_once(thread_pool: ThreadPoolExecutor) -> None:
+    """Without retry=, records say attempts 1."""
+    with TaskGroup(thread_pool, mode="settled") as tg:
+        tg.submit(int, "1")
+        tg.submit(int, "x")
+    assert [r.attempts for r in tg.result()] == [1, 1]
+    assert isinstance(tg.result()[0], Fulfilled)
+
+
+def test_dask_runs_the_retry_again(client: Any, tmp_path: Path) -> None:
+    """A group on dask: the retry runs again (each retry is a new submission)."""
+    folder = folder_of(tmp_path)
+    with TaskGroup(client, mode="settled", retry=FAST) as tg:
+        tg.submit(flaky, 3, folder, frozenset({3}))
+    (record,) = tg.result()
+    assert (record.value, record.attempts) == (30, 2)  # type: ignore[union-attr]
+    assert runs(folder, 3) == 2
+
+
+def test_attempt_refusing_its_callback() -> None:
+    """A retry whose future refuses a done-callback: the task fails with that error, no hang."""
+
+    class NoCallbacks(Future[Any]):
+        def add_done_callback(self, fn: Any) -> None:
+            raise RuntimeError("no callbacks here")
+
+    def script(n: int, fn: Any, args: Any) -> Future[Any]:
+        return _failed(ConnectionResetError("x")) if n == 1 else NoCallbacks()
+
+    with TaskGroup(Scripted(script), mode="settled", retry=FAST) as tg:
+        tg.submit(str, 1)
+    (record,) = tg.result()
+    assert repr(record.reason) == "RuntimeError('no callbacks here')"  # type: ignore[union-attr]
+    assert record.attempts == 2
+
+
+def test_cancel_racing_the_timer(thread_pool: ThreadPoolExecutor, fast_switching: None) -> None:
+    """cancel() while the timer thread resubmits: every task answered, nothing runs after."""
+    for round_ in range(30):
+        calls: list[int] = []
+        first = threading.Event()
+
+        def fails(x: int, calls: list[int] = calls, first: threading.Event = first) -> int:
+            calls.append(x)
+            first.set()
+            raise ConnectionResetError(len(calls))
+
+        retry = Retry(ConnectionError, attempts=1000, delay=0.0002, backoff=1, jitter=0.0002)
+        with TaskGroup(thread_pool, mode="settled", retry=retry) as tg:
+            for x in range(3):
+                tg.submit(fails, x)
+            first.wait(10)
+            tg.cancel()
+        assert sorted(r.index for r in tg.result()) == [0, 1, 2], round_
+        after = len(calls)
+        for t in _timer_threads():
+            t.join(10)
+        thread_pool.submit(int).result()
+        assert len(calls) == after, round_

@@ -1,0 +1,49 @@
+"""Functions for the retry tests that run in worker processes too (importable by name).
+
+An item's runs are counted with marker files in a directory the test owns,
+so a process pool's workers count them as a thread pool's do.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+
+def runs(folder: str, x: Any) -> int:
+    """How many times item ``x`` ran."""
+    return len([n for n in os.listdir(folder) if n.split(".")[0] == str(x)])
+
+
+def _mark(folder: str, x: Any) -> int:
+    """Record one run of ``x``; return which run this is (1 for the first)."""
+    k = 1
+    while True:
+        try:
+            fd = os.open(os.path.join(folder, f"{x}.{k}"), os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            k += 1
+            continue
+        os.close(fd)
+        return k
+
+
+def flaky(x: int, folder: str, bad: frozenset[int] = frozenset(), fails: int = 1) -> int:
+    """``x * 10``; an item in ``bad`` raises ``ConnectionResetError`` on its first ``fails``."""
+    run = _mark(folder, x)
+    if x in bad and run <= fails:
+        raise ConnectionResetError(f"item {x} run {run}")
+    return x * 10
+
+
+def always_fails(x: int, folder: str) -> int:
+    """Fail every run of every item, counting the runs."""
+    run = _mark(folder, x)
+    raise ConnectionResetError(f"item {x} run {run}")
+
+
+def folder_of(tmp_path: Path) -> str:
+    path = tmp_path / "runs"
+    path.mkdir(exist_ok=True)
+    return str(path)
