@@ -56,3 +56,17 @@ def hold(started: Any, gate: Any, value: Any) -> Any:
     started.set()
     gate.wait(30)
     return value
+
+
+def report_cancel(started: Any, saw: Any) -> str:
+    """Say it started, run until check_cancelled() raises (30 s at most), then set ``saw``."""
+    started.set()
+    end = time.monotonic() + 30
+    try:
+        while time.monotonic() < end:
+            check_cancelled()
+            time.sleep(0.001)
+    except CancelledError:
+        saw.set()
+        raise
+    return "never cancelled"

@@ -2,20 +2,25 @@
 
 A task on a thread pool reads a flag object of its group, in the same
 process. A task in another process cannot, so a group on any other
-executor owns a :class:`CancelFlag`: one byte in a file under a
-temporary directory (``/dev/shm`` where present, so the byte lives in
-memory), mapped by the group and by each worker that
-runs one of its tasks. The group sets the byte; workers read it, with no
-server process, no pipe and no resource tracker (``multiprocessing.
-shared_memory`` registers attaching processes with the tracker on 3.11 and
-3.12, which warns and may unlink the segment early).
+executor owns a flag that crosses to workers: on a dask cluster a
+``distributed.Event`` (``daskflag``), on the rest a :class:`CancelFlag`:
+one byte in a file under a temporary directory (``/dev/shm`` where
+present, so the byte lives in memory), mapped by the group and by each
+worker that runs one of its tasks. The group sets the byte; workers read
+it, with no server process, no pipe and no resource tracker
+(``multiprocessing.shared_memory`` registers attaching processes with the
+tracker on 3.11 and 3.12, which warns and may unlink the segment early).
 
-The task wrapper (:class:`RemoteTask`) pickles the flag as its path. A
-worker maps each flag once and keeps the last few mapped, so a task costs
-one dictionary look-up and one byte read. A flag whose file is gone on the
-machine that made it belongs to a group that no longer waits: its tasks do
-not run. On another machine (a remote dask worker) the file was never there:
-such tasks run, and ``check_cancelled`` never raises in them.
+The task wrapper (:class:`RemoteTask`) pickles the flag as its path; the
+worker's reader pickles as that path again (a third party may unpickle
+and re-pickle a task). A worker maps each flag once and keeps the last few
+mapped, so a task costs one dictionary look-up and one byte read. A flag
+a worker cannot open (a container with its own ``/dev/shm``, another user,
+another machine) never cancels anything: the task runs, and
+``check_cancelled`` does not raise in it. The group removes its file when
+its tasks have settled; a group interrupted (Ctrl-C) leaves it, set, until
+its process exits, so that the tasks a process pool had queued still see
+it and do not run.
 
 While a task runs, a context variable names what ``check_cancelled``
 reads, with the process id: a worker forked from a thread that was running
@@ -26,6 +31,7 @@ context anyway, so setting the variable there costs no reset.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import itertools
@@ -36,12 +42,13 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import CancelledError
 from contextvars import ContextVar, Token
-from typing import Any
+from typing import Any, Protocol
 
 __all__ = [
     "CANCELLED",
     "STOPPING",
     "CancelFlag",
+    "Flag",
     "RemoteTask",
     "check_cancelled",
     "enter_task",
@@ -117,47 +124,79 @@ class CancelFlag:
         m = self._map
         return m is None or m[0] >= CANCELLED
 
-    def close(self) -> None:
-        """Remove the file; workers that mapped it still read the byte as it was."""
+    def close(self, keep: bool = False) -> None:
+        """Remove the file; workers that mapped it still read the byte as it was.
+
+        ``keep``: leave the file (with its byte) until this process exits, for
+        the tasks still queued in a pool to read.
+        """
         m, self._map = self._map, None
-        with contextlib.suppress(OSError):
-            os.unlink(self.path)
+        if keep:
+            _KEPT.add(self.path)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
         if m is not None:
             m.close()
 
-    def __reduce__(self) -> tuple[Callable[..., _Reader], tuple[str, str]]:
-        return (_attach, (self.path, _machine()))
+    def __reduce__(self) -> tuple[Callable[[str], _Reader], tuple[str]]:
+        return (_attach, (self.path,))
+
+
+_KEPT: set[str] = set()  # flag files of interrupted groups, removed at exit
+
+
+@atexit.register
+def _remove_kept() -> None:
+    if os.getpid() != _PID:  # a forked child: the files are its parent's
+        return
+    for path in list(_KEPT):
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+    _KEPT.clear()
+
+
+class Flag(Protocol):
+    """What a task wrapper reads: a ``CancelFlag``, a worker's reader, a dask one."""
+
+    def stopping(self) -> bool: ...
+    def cancelled(self) -> bool: ...
 
 
 class _Reader:
-    """A worker's view of a flag: the byte, or a fixed level when there is no file."""
+    """A worker's view of a flag: the byte, or "never cancelled" when it cannot be read."""
 
-    __slots__ = ("_fixed", "_map")
+    __slots__ = ("_map", "path")
 
-    def __init__(self, m: mmap.mmap | None, fixed: int) -> None:
+    def __init__(self, m: mmap.mmap | None, path: str) -> None:
         self._map = m
-        self._fixed = fixed
+        self.path = path
 
     def stopping(self) -> bool:
         m = self._map
-        return (self._fixed if m is None else m[0]) >= STOPPING
+        return m is not None and m[0] >= STOPPING
 
     def cancelled(self) -> bool:
         m = self._map
-        return (self._fixed if m is None else m[0]) >= CANCELLED
+        return m is not None and m[0] >= CANCELLED
+
+    def __reduce__(self) -> tuple[Callable[[str], _Reader], tuple[str]]:
+        # Re-pickled by a third party (dask's scheduler): the path again, never the map.
+        return (_attach, (self.path,))
 
 
-def _attach(path: str, machine: str) -> _Reader:
+def _attach(path: str) -> _Reader:
     reader = _MAPPED.get(path)
     if reader is not None:
         return reader
     try:
         with open(path, "rb") as f:
-            reader = _Reader(mmap.mmap(f.fileno(), 1, access=mmap.ACCESS_READ), 0)
+            reader = _Reader(mmap.mmap(f.fileno(), 1, access=mmap.ACCESS_READ), path)
     except (OSError, ValueError):
-        # Gone on this machine: the group stopped waiting, its tasks are not
-        # wanted. Never there (another machine): no flag, the task runs.
-        return _Reader(None, CANCELLED if machine == _machine() else 0)
+        # Not readable here: another /dev/shm (a container), another user,
+        # another machine, or a group that has ended. A flag that cannot be
+        # read never cancels: the task runs.
+        return _Reader(None, path)
     with _MAPPED_LOCK:
         _MAPPED[path] = reader
         while len(_MAPPED) > _KEEP:
@@ -217,7 +256,7 @@ class RemoteTask:
         fn: Callable[..., Any],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
-        flag: CancelFlag | _Reader,
+        flag: Flag,
         token: str,
     ) -> None:
         self.fn = fn
@@ -256,8 +295,11 @@ def check_cancelled() -> None:
     does nothing unless that thread runs in a copy of the task's context
     (``contextvars.copy_context().run``).
 
-    It works in thread pools, process pools, loky and dask workers on the
-    same machine as the group (on a remote dask worker it never raises).
+    It works in thread pools, process pools and loky, and on every worker
+    of a dask cluster, on other machines too (there it asks the scheduler,
+    at most every 50 ms). A worker that cannot read its group's flag (a
+    process pool's worker in a container with its own ``/dev/shm``, or
+    running as another user) runs the task, and there it never raises.
     The ``CancelledError`` a task lets out counts as a cancellation the
     group caused, not as the task's failure.
 

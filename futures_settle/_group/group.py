@@ -22,6 +22,7 @@ from .._errors import reraise
 from .._records import Settled
 from .answer import ALL, BODY, CANCEL, DEADLINE, MODES, SETTLED, WINNER
 from .cancelflag import CancelFlag, RemoteTask, running_task
+from .daskflag import DaskFlag, dask_client
 from .state import EXITING, FINISHED, INTERRUPTED, LONGEST, NEW, OPEN, GroupState
 from .tasks import (
     LAYOUT,
@@ -169,7 +170,8 @@ class TaskGroup(GroupState, Generic[R]):
                 raise RuntimeError("TaskGroup entered twice; a group runs once, make a new one")
             self._state = OPEN
         if not self._threads:
-            self._flag = CancelFlag()
+            client = dask_client(self._executor)
+            self._flag = CancelFlag() if client is None else DaskFlag(client)
             self._token = os.urandom(16).hex()  # what uuid4() is made of, without its import
         self._deadline = deadline_of(self._timeout)
         if self._deadline is not None:

@@ -45,6 +45,7 @@ from .answer import (
     timeout_error,
 )
 from .cancelflag import CANCELLED, STOPPING, CancelFlag, set_task, task_probe
+from .daskflag import DaskFlag
 from .tasks import LAYOUT, Switch, cancel_quietly, read, settle_thread, settled
 
 __all__ = ["EXITING", "FINISHED", "INTERRUPTED", "LONGEST", "NEW", "OPEN", "GroupState"]
@@ -92,7 +93,7 @@ class GroupState:
         self._at_deadline = (0, 0)  # (unsettled, submitted) when it passed
         self._deadline: float | None = None
         self._timer: threading.Timer | None = None
-        self._flag: CancelFlag | None = None
+        self._flag: CancelFlag | DaskFlag | None = None
         self._token = ""
         self._error: BaseException | None = None
         self._values: list[Any] | None = None  # "all" mode's answer, once complete
@@ -182,7 +183,8 @@ class GroupState:
                 self._timer.cancel()
                 self._timer = None
             if self._flag is not None:
-                self._flag.close()
+                # Interrupted: tasks a pool queued still read it (and do not run).
+                self._flag.close(keep=state == INTERRUPTED)
 
     def _all_settled(self) -> bool:
         if self._pending:

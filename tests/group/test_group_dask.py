@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import CancelledError
 from typing import Any
 
 import pytest
@@ -48,3 +51,75 @@ def test_dask_flag_in_worker_threads(client: Any) -> None:
     with TaskGroup(client) as tg:
         f = tg.submit(group_tasks.cancelled_now)
     assert f.result() is False
+
+
+# -- 1. A cluster with worker processes (LocalCluster's default, every real one) --
+
+
+@pytest.fixture(scope="module")
+def process_client() -> Iterator[Any]:
+    """A cluster whose workers are processes: tasks are pickled, and travel through the
+    scheduler, as on a real cluster (the in-process one shares everything)."""
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster) as c,
+    ):
+        yield c
+
+
+def test_worker_processes_run_the_tasks(process_client: Any) -> None:
+    """Defect 1: the flag inside each task could not be pickled again on the way to a
+    worker, the tasks never ran and the group waited until its timeout."""
+    pids = {process_client.submit(os.getpid, pure=False).result(timeout=30)}
+    with TaskGroup(process_client, timeout=30) as tg:
+        squares = [tg.submit(tasks.square, i) for i in range(4)]
+        here = tg.submit(group_tasks.pid)
+    assert [f.result() for f in squares] == [0, 1, 4, 9]
+    assert here.result() != os.getpid()  # it ran in a worker process
+    assert pids
+    assert tg.result()[:4] == [0, 1, 4, 9]
+
+
+def test_check_cancelled_on_worker_processes(process_client: Any) -> None:
+    """A failure cancels a cooperative task on another worker process: it stops at its
+    next check_cancelled(), through the scheduler (a distributed.Event)."""
+    started = distributed.Event(client=process_client)
+    tg = TaskGroup(process_client, timeout=30)
+    futures: list[Any] = []
+
+    def body(tg: TaskGroup[Any]) -> None:
+        futures.append(tg.submit(group_tasks.spin, started))
+        tg.submit(group_tasks.fail_when, started, "DB error")
+
+    with pytest.raises(ExceptionGroup) as info:
+        run(tg, body)
+    spinning = futures[0]
+    assert [str(e) for e in info.value.exceptions] == ["DB error"]
+    # dask's cancel() ends the future at once, while the function runs on until its
+    # next check_cancelled(): the group's event stays set for it.
+    assert spinning.cancelled() or isinstance(spinning.exception(), CancelledError)
+    assert distributed.Event(tg._flag.name, client=process_client).is_set()  # type: ignore[union-attr]
+
+
+def test_worker_processes_see_the_cancel_in_a_running_task(process_client: Any) -> None:
+    """cancel() in the body: the running task's check_cancelled() raises in its worker
+    process (the task reports what it saw through an event of its own)."""
+    started = distributed.Event(client=process_client)
+    saw = distributed.Event(client=process_client)
+    with TaskGroup(process_client, mode="settled", timeout=30) as tg:
+        tg.submit(group_tasks.report_cancel, started, saw)
+        assert started.wait(30)
+        tg.cancel()
+    assert saw.wait(30)
+
+
+def test_dask_executor_runs_and_cancels(process_client: Any) -> None:
+    """Client.get_executor() is a dask executor too: its group uses the event."""
+    executor = process_client.get_executor()
+    with TaskGroup(executor, timeout=30) as tg:
+        f = tg.submit(tasks.square, 5)
+    assert f.result() == 25
+    assert type(tg._flag).__name__ == "DaskFlag"
