@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import time
-from concurrent.futures import CancelledError
+from concurrent.futures import CancelledError, ThreadPoolExecutor
 from typing import Any
 
-from futures_settle import check_cancelled
+from futures_settle import TaskGroup, check_cancelled, remaining
 
 
 def touch(directory: str, name: str) -> str:
@@ -70,3 +70,27 @@ def report_cancel(started: Any, saw: Any) -> str:
         saw.set()
         raise
     return "never cancelled"
+
+
+def left() -> float | None:
+    """What remaining() says in the task."""
+    return remaining()
+
+
+def nested(depth: int, started: Any, spread: int = 1) -> str:
+    """Open a group of its own on a thread pool, ``depth`` groups deep in all (this one
+    included); the deepest group's ``spread`` tasks spin until cancelled (30 s at most)."""
+    with ThreadPoolExecutor(spread) as pool, TaskGroup(pool) as tg:
+        for _ in range(spread):
+            if depth <= 1:
+                tg.submit(spin, started)
+            else:
+                tg.submit(nested, depth - 1, started, spread)
+    return "never cancelled"
+
+
+def nested_left(timeout: float | None) -> tuple[float | None, float | None]:
+    """remaining() in the body here and in a task of a group of ``timeout`` opened here."""
+    with ThreadPoolExecutor(1) as pool, TaskGroup(pool, timeout=timeout) as tg:
+        inner = tg.submit(left)
+    return remaining(), inner.result()

@@ -5,7 +5,10 @@ ends), ``tasks`` (running and counting its tasks on each kind of
 executor), ``answer`` (what the exit gives or raises for each mode) and
 ``cancelflag`` (the flag that tells tasks in other processes the group was
 cancelled; it crosses to workers, so its import path matters) and
-``daskflag`` (that flag on a dask cluster: an event on its scheduler).
+``daskflag`` (that flag on a dask cluster: an event on its scheduler),
+``opening`` (a group's flag, deadline and outer group, set up at entry)
+and ``watch`` (the one thread that cancels groups at their deadlines and
+with their outer groups).
 
 May import: ``_core`` and the shared leaves. Imported by: the package's
 ``__init__``; never by ``_core``, ``_wait`` or ``_map``.

@@ -44,6 +44,8 @@ from concurrent.futures import CancelledError
 from contextvars import ContextVar, Token
 from typing import Any, Protocol
 
+from .._core.deadline import Deadline, run_within
+
 __all__ = [
     "CANCELLED",
     "STOPPING",
@@ -51,6 +53,7 @@ __all__ = [
     "Flag",
     "RemoteTask",
     "check_cancelled",
+    "enclosing_probe",
     "enter_task",
     "leave_task",
     "running_task",
@@ -232,6 +235,12 @@ def running_task() -> tuple[int, Callable[[], bool]] | None:
     return _TASK.get()
 
 
+def enclosing_probe() -> Callable[[], bool] | None:
+    """The probe of the group whose task runs here (in this process), or ``None``."""
+    task = _TASK.get()
+    return task[1] if task is not None and task[0] == _PID else None
+
+
 def task_probe(probe: Callable[[], bool]) -> tuple[int, Callable[[], bool]]:
     """What ``set_task`` takes: ``probe``, with this process's id."""
     return (_PID, probe)
@@ -249,7 +258,7 @@ class RemoteTask:
     takes after the group cancelled never runs the function.
     """
 
-    __slots__ = ("args", "flag", "fn", "kwargs", "token")
+    __slots__ = ("args", "deadline", "flag", "fn", "kwargs", "token")
 
     def __init__(
         self,
@@ -258,12 +267,14 @@ class RemoteTask:
         kwargs: dict[str, Any],
         flag: Flag,
         token: str,
+        deadline: Deadline | None = None,
     ) -> None:
         self.fn = fn
         self.args = args
         self.kwargs = kwargs
         self.flag = flag
         self.token = token
+        self.deadline = deadline  # what remaining() reads in the task
 
     def __call__(self) -> Any:
         flag = self.flag
@@ -271,7 +282,9 @@ class RemoteTask:
             raise CancelledError("the task group was cancelled before this task started")
         token = enter_task(flag.cancelled)
         try:
-            return self.fn(*self.args, **self.kwargs)
+            if self.deadline is None:
+                return self.fn(*self.args, **self.kwargs)
+            return run_within(self.deadline, self.fn, self.args, self.kwargs)
         finally:
             leave_task(token)
             del self, flag

@@ -8,9 +8,6 @@ counted, cancelled and waited for is ``state``.
 from __future__ import annotations
 
 import contextvars
-import os
-import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError, Future
 from types import TracebackType
@@ -20,10 +17,10 @@ from .._core.inputs import deadline_of
 from .._core.state import DONE_STATES
 from .._errors import reraise
 from .._records import Settled
-from .answer import ALL, BODY, CANCEL, DEADLINE, MODES, SETTLED, WINNER
-from .cancelflag import CancelFlag, RemoteTask, running_task
-from .daskflag import DaskFlag, dask_client
-from .state import EXITING, FINISHED, INTERRUPTED, LONGEST, NEW, OPEN, GroupState
+from .answer import ALL, BODY, CANCEL, MODES, OUTER, SETTLED, WINNER
+from .cancelflag import RemoteTask, running_task
+from .opening import open_group, tick
+from .state import EXITING, FINISHED, INTERRUPTED, NEW, OPEN, GroupState
 from .tasks import (
     LAYOUT,
     call_back,
@@ -169,20 +166,17 @@ class TaskGroup(GroupState, Generic[R]):
             if self._state != NEW:
                 raise RuntimeError("TaskGroup entered twice; a group runs once, make a new one")
             self._state = OPEN
-        if not self._threads:
-            client = dask_client(self._executor)
-            self._flag = CancelFlag() if client is None else DaskFlag(client)
-            self._token = os.urandom(16).hex()  # what uuid4() is made of, without its import
-        self._deadline = deadline_of(self._timeout)
-        if self._deadline is not None:
-            left = self._deadline - time.monotonic()
-            if left <= 0:
-                self._cancel(DEADLINE)
-            elif left <= LONGEST:  # longer, a timer overflows; the waits still check
-                self._timer = threading.Timer(left, self._expire)
-                self._timer.daemon = True
-                self._timer.start()
+        try:
+            open_group(self)
+        except BaseException:  # a Ctrl-C halfway: no flag file left behind
+            self._state = INTERRUPTED
+            if self._flag is not None:
+                self._flag.close()
+            raise
         return self
+
+    def _tick(self, now: float) -> float | None:
+        return tick(self, now, FINISHED)
 
     def __exit__(
         self,
@@ -206,6 +200,9 @@ class TaskGroup(GroupState, Generic[R]):
         except KeyboardInterrupt:
             self._interrupt()
             raise
+        if error is None and exc is None and self._cause == OUTER:
+            # Cancelled with the outer group's task it runs in: that task was cancelled.
+            error = CancelledError("the task group was cancelled with the group it runs in")
         if error is None or error is exc:
             return False
         try:
@@ -269,7 +266,9 @@ class TaskGroup(GroupState, Generic[R]):
             else:
                 assert self._flag is not None
                 token = f"{self._token}-{index}"
-                fut = self._executor.submit(RemoteTask(fn, args, kwargs, self._flag, token))
+                fut = self._executor.submit(
+                    RemoteTask(fn, args, kwargs, self._flag, token, self._task_deadline)
+                )
             # No lock: _cancel() sets _stopping before it copies the list, so
             # either it sees this future or this reads _stopping as set.
             futures = self._futures

@@ -29,6 +29,7 @@ from itertools import repeat
 from operator import attrgetter, is_not
 from typing import Any
 
+from .._core.deadline import Deadline
 from .._errors import SettleTimeoutError
 from .._records import Fulfilled, Rejected, Settled
 from .answer import (
@@ -91,8 +92,11 @@ class GroupState:
         # the group stopped gets the group's CancelledError).
         self._trigger_error: BaseException | None = None
         self._at_deadline = (0, 0)  # (unsettled, submitted) when it passed
-        self._deadline: float | None = None
-        self._timer: threading.Timer | None = None
+        self._deadline: float | None = None  # when the group cancels by itself
+        self._task_deadline: Deadline | None = None  # what remaining() reads in its tasks
+        # What check_cancelled() reads in the task of an outer group this
+        # group's body runs in (opening.py watches it), or None.
+        self._outer: Callable[[], bool] | None = None
         self._flag: CancelFlag | DaskFlag | None = None
         self._token = ""
         self._error: BaseException | None = None
@@ -179,9 +183,6 @@ class GroupState:
             self._state = INTERRUPTED
             raise
         finally:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
             if self._flag is not None:
                 # Interrupted: tasks a pool queued still read it (and do not run).
                 self._flag.close(keep=state == INTERRUPTED)

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import CancelledError, Future
 from typing import Any
 
+from .._core.deadline import run_within
 from .._core.engines import OK, PENDING, cancel_quietly, read_one
 from .._core.state import FAST, FAST_PATH, is_done, settled
 from .._core.state import read as read_outcome
@@ -79,8 +80,12 @@ def run_in_thread(
             raise CancelledError("the task group was cancelled before this task started")
         if not probe_set:
             set_task(group._probe)
+        deadline = group._task_deadline
         try:
-            value = fn(*args, **kwargs)
+            if deadline is None:
+                value = fn(*args, **kwargs)
+            else:  # remaining() reads it in the task's own context: no reset needed either
+                value = run_within(deadline, fn, args, kwargs)
         except BaseException as exc:
             group._finished_task(index, True, exc)
             raise

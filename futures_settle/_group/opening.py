@@ -1,0 +1,91 @@
+"""Opening a group: its flag, its deadline, and the outer group it may be nested in.
+
+A group opened inside a task of another group (trio's nested nursery,
+asyncio's nested ``TaskGroup``) belongs to that task: when the outer group
+cancels (a failure, its deadline, ``cancel()``, its body's exception), the
+inner one cancels too, and its exit then raises ``CancelledError``, so that
+the outer group counts its task as cancelled, not failed. The inner group
+learns it from the outer group's probe (what ``check_cancelled`` reads in
+the task: a flag of a group in this process, or the byte or event of one
+in another), looked at every :data:`NEST_POLL` seconds by the shared
+watch thread (``watch``) while the inner group is open.
+
+Deadlines: the tasks of a group run under the nearer of the group's own
+deadline and the one the group was opened under (``_core.deadline``), so
+``remaining()`` in them never promises more time than the outer group
+has. When the outer deadline is the nearer and the group is nested in an
+outer group's task, the outer group's cancel at that deadline reaches it
+as above; opened under a deadline of something else (an item of a map),
+the group cancels at it as at its own.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from .._core.deadline import Deadline, current
+from .._core.inputs import deadline_of
+from .answer import DEADLINE, OUTER
+from .cancelflag import CancelFlag, enclosing_probe
+from .daskflag import DaskFlag, dask_client
+from .watch import watch
+
+__all__ = ["NEST_POLL", "open_group", "tick"]
+
+NEST_POLL = 0.01  # seconds between two looks of a nested group at its outer group
+
+
+def open_group(group: Any) -> None:
+    """Make ``group`` ready to take tasks (``__enter__``, once its state is OPEN)."""
+    if not group._threads:
+        client = dask_client(group._executor)
+        group._flag = CancelFlag() if client is None else DaskFlag(client)
+        group._token = os.urandom(16).hex()  # what uuid4() is made of, without its import
+    group._outer = enclosing_probe()
+    own = deadline_of(group._timeout)
+    inherited = current()
+    if inherited is not None and (own is None or inherited.at < own):
+        group._task_deadline = inherited
+        if group._outer is None:  # opened under a map item's deadline: as its own
+            group._deadline = inherited.at
+            group._timeout = max(0.0, inherited.at - time.monotonic())
+    elif own is not None:
+        group._deadline = own
+        group._task_deadline = Deadline(own)
+    now = time.monotonic()
+    deadline = group._deadline
+    if deadline is not None and deadline <= now:
+        group._cancel(DEADLINE)
+    first = next_look(group, now)
+    if first is not None:
+        watch(group, first)
+
+
+def next_look(group: Any, now: float) -> float | None:
+    """When the watch thread looks at ``group`` next, if ever."""
+    deadline: float | None = group._deadline
+    if group._outer is None:
+        return deadline
+    return now + NEST_POLL if deadline is None else min(deadline, now + NEST_POLL)
+
+
+def tick(group: Any, now: float, finished: int) -> float | None:
+    """The watch thread's look at ``group``: its outer group, its deadline; then when next."""
+    if group._state >= finished or group._stopping:
+        return None
+    outer = group._outer
+    if outer is not None:
+        try:
+            cancelled = outer()
+        except Exception:  # a probe that cannot be read never cancels
+            cancelled = False
+        if cancelled:
+            group._cancel(OUTER)
+            return None
+    deadline = group._deadline
+    if deadline is not None and now >= deadline:
+        group._expire()
+        return None
+    return next_look(group, now)
