@@ -87,9 +87,10 @@ class TaskGroup(GroupState, Generic[R]):
     and a ``CancelledError`` (``check_cancelled()`` in a group nested in an
     outer group's task) is a cancellation: the tasks' failures if any, else
     it propagates as it is.
-    ``KeyboardInterrupt`` (Ctrl-C in the body or while the exit waits)
-    cancels as above and propagates at once, **without** waiting for running
-    tasks: they finish in the pool on their own.
+    ``KeyboardInterrupt`` (Ctrl-C in the body or while the exit waits), or
+    any exception a signal handler raises while the exit waits, cancels as
+    above and propagates at once, **without** waiting for running tasks:
+    they finish in the pool on their own.
 
     Each task runs in a copy of the submitter's ``contextvars`` context on
     thread pools (as ``asyncio.to_thread`` does). A task on a thread pool
@@ -197,7 +198,10 @@ class TaskGroup(GroupState, Generic[R]):
             # half made (result() then says the group was interrupted).
             self._finish(FINISHED)
             error = self._error = self._exit_error(exc)
-        except KeyboardInterrupt:
+        except BaseException:
+            # Ctrl-C, or any exception a signal handler raises while the exit
+            # waits (SystemExit from a SIGTERM handler, a SIGALRM timeout):
+            # cancel, clean up, propagate, as for Ctrl-C.
             self._interrupt()
             raise
         if error is None and exc is None and self._cause == OUTER:
