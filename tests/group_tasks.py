@@ -90,7 +90,8 @@ def nested(depth: int, started: Any, spread: int = 1) -> str:
 
 
 def nested_left(timeout: float | None) -> tuple[float | None, float | None]:
-    """remaining() in the body here and in a task of a group of ``timeout`` opened here."""
+    """remaining() here (before) and in a task of a group of ``timeout`` opened here."""
+    before = remaining()
     with ThreadPoolExecutor(1) as pool, TaskGroup(pool, timeout=timeout) as tg:
         inner = tg.submit(left)
-    return remaining(), inner.result()
+    return before, inner.result()

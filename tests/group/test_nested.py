@@ -157,7 +157,7 @@ def test_remaining_in_a_nested_group_is_the_nearer_deadline(
     outer_left, inner_left = f.result()
     assert outer_left is not None
     assert inner_left is not None
-    assert 0 < inner_left <= min(outer_left, bound) + 0.001
+    assert 0 < inner_left <= min(outer_left, bound)
 
 
 def test_a_group_in_a_map_item_cancels_at_the_item_deadline() -> None:
