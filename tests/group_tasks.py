@@ -95,3 +95,10 @@ def nested_left(timeout: float | None) -> tuple[float | None, float | None]:
     with ThreadPoolExecutor(1) as pool, TaskGroup(pool, timeout=timeout) as tg:
         inner = tg.submit(left)
     return before, inner.result()
+
+
+def cancelled_when(started: Any, gate: Any) -> bool:
+    """Say it started, wait for the gate, then tell whether check_cancelled() raises."""
+    started.set()
+    gate.wait(30)
+    return cancelled_now()

@@ -135,7 +135,7 @@ class CancelFlag:
         """
         m, self._map = self._map, None
         if keep:
-            _KEPT.add(self.path)
+            _KEPT[self.path] = os.getpid()
         else:
             with contextlib.suppress(OSError):
                 os.unlink(self.path)
@@ -146,17 +146,18 @@ class CancelFlag:
         return (_attach, (self.path,))
 
 
-_KEPT: set[str] = set()  # flag files of interrupted groups, removed at exit
+# Flag files of interrupted groups (path: the pid that made it), removed at exit.
+_KEPT: dict[str, int] = {}
 
 
 @atexit.register
 def _remove_kept() -> None:
-    if os.getpid() != _PID:  # a forked child: the files are its parent's
-        return
-    for path in list(_KEPT):
-        with contextlib.suppress(OSError):
-            os.unlink(path)
-    _KEPT.clear()
+    pid = os.getpid()
+    for path, owner in list(_KEPT.items()):
+        if owner == pid:  # a forked child leaves its parent's files alone
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            del _KEPT[path]
 
 
 class Flag(Protocol):

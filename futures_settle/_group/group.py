@@ -13,14 +13,13 @@ from concurrent.futures import CancelledError, Future
 from types import TracebackType
 from typing import Any, Generic, Literal, ParamSpec, TypeVar, overload
 
-from .._core.inputs import deadline_of
 from .._core.state import DONE_STATES
 from .._errors import reraise
 from .._records import Settled
-from .answer import ALL, BODY, CANCEL, MODES, OUTER, SETTLED, WINNER
+from .answer import ALL, BODY, CANCEL, OUTER, SETTLED, WINNER
 from .cancelflag import RemoteTask, running_task
-from .opening import open_group, tick
-from .state import EXITING, FINISHED, INTERRUPTED, NEW, OPEN, GroupState
+from .opening import check_arguments, forget, forked, open_group, tick
+from .state import EXITING, FINISHED, FORKED, INTERRUPTED, NEW, OPEN, GroupState
 from .tasks import (
     LAYOUT,
     call_back,
@@ -144,21 +143,7 @@ class TaskGroup(GroupState, Generic[R]):
         timeout: float | None = None,
     ) -> None: ...
     def __init__(self, executor: Any, *, mode: str = "all", timeout: float | None = None) -> None:
-        if isinstance(executor, type):
-            raise TypeError(
-                f"TaskGroup() expected an executor with submit(), got the class "
-                f"{executor.__name__}; pass an instance, e.g. {executor.__name__}()"
-            )
-        if executor is None or not callable(getattr(executor, "submit", None)):
-            raise TypeError(
-                f"TaskGroup() expected an executor with submit(), got {type(executor).__name__}"
-            )
-        if not isinstance(mode, str) or mode not in MODES:
-            raise ValueError(
-                f"TaskGroup() mode must be 'all', 'settled', 'any' or 'first', got {mode!r}"
-            )
-        deadline_of(timeout)  # refuses a bad timeout now
-        super().__init__(executor, MODES.index(mode), timeout)
+        super().__init__(executor, check_arguments(executor, mode, timeout), timeout)
 
     # -- the block ---------------------------------------------------------
 
@@ -171,6 +156,7 @@ class TaskGroup(GroupState, Generic[R]):
             open_group(self)
         except BaseException:  # a Ctrl-C halfway: no flag file left behind
             self._state = INTERRUPTED
+            forget(self)
             if self._flag is not None:
                 self._flag.close()
             raise
@@ -186,6 +172,8 @@ class TaskGroup(GroupState, Generic[R]):
         tb: TracebackType | None,
     ) -> Literal[False]:
         try:
+            if self._state == FORKED:  # a forked child leaving its copy: the parent's tasks
+                return False
             if isinstance(exc, KeyboardInterrupt):
                 self._interrupt()
                 return False
@@ -245,6 +233,8 @@ class TaskGroup(GroupState, Generic[R]):
                         "TaskGroup.submit() called before the group was entered"
                         if state == NEW
                         else "TaskGroup.submit() called after the group finished"
+                        if state != FORKED
+                        else forked("submit")
                     )
                 slot = len(self._futures)
                 try:
@@ -333,6 +323,8 @@ class TaskGroup(GroupState, Generic[R]):
         """
         if self._state == NEW:
             raise RuntimeError("TaskGroup.cancel() called before the group was entered")
+        if self._state == FORKED:
+            raise RuntimeError(forked("cancel"))
         self._cancel(CANCEL)
 
     def as_settled(self) -> Iterator[Settled[Any]]:
@@ -348,7 +340,11 @@ class TaskGroup(GroupState, Generic[R]):
                 tasks (which would wait for itself).
         """
         if self._state != OPEN:
-            raise RuntimeError("TaskGroup.as_settled() must be called inside the group's body")
+            raise RuntimeError(
+                "TaskGroup.as_settled() must be called inside the group's body"
+                if self._state != FORKED
+                else forked("as_settled")
+            )
         if running_task() is self._probe:
             raise RuntimeError(
                 "TaskGroup.as_settled() called in a task of the group: it would wait for itself"
@@ -359,8 +355,9 @@ class TaskGroup(GroupState, Generic[R]):
         """The group's answer, after the exit (see the modes).
 
         Raises:
-            RuntimeError: The group is open, was never entered, or was
-                interrupted by ``KeyboardInterrupt``.
+            RuntimeError: The group is open, was never entered, was
+                interrupted (``KeyboardInterrupt``, a signal handler's
+                exception in the exit), or this is a forked child's copy.
             CancelledError: The group was cancelled before it had an answer.
             BaseException: What the exit raised, for ``"all"``, ``"any"``
                 and ``"first"``.
@@ -370,9 +367,11 @@ class TaskGroup(GroupState, Generic[R]):
             raise RuntimeError(
                 "TaskGroup.result() called before the group was entered"
                 if state == NEW
-                else "TaskGroup.result() called while the group is open; call it after the block"
-                if state != INTERRUPTED
                 else "TaskGroup.result(): the group was interrupted before its tasks settled"
+                if state == INTERRUPTED
+                else forked("result")
+                if state == FORKED
+                else "TaskGroup.result() called while the group is open; call it after the block"
             )
         records = self._records
         mode = self._mode

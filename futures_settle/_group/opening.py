@@ -22,23 +22,79 @@ the group cancels at it as at its own.
 from __future__ import annotations
 
 import os
+import threading
 import time
+import weakref
 from typing import Any
 
 from .._core.deadline import Deadline, current
 from .._core.inputs import deadline_of
-from .answer import DEADLINE, OUTER
+from .answer import DEADLINE, MODES, OUTER
 from .cancelflag import CancelFlag, enclosing_probe
 from .daskflag import DaskFlag, dask_client
 from .watch import watch
 
-__all__ = ["NEST_POLL", "open_group", "tick"]
+__all__ = ["NEST_POLL", "check_arguments", "forget", "forked", "open_group", "tick"]
 
 NEST_POLL = 0.01  # seconds between two looks of a nested group at its outer group
+_FORKED = 5  # state.FORKED (state imports this module)
+
+# The groups open in this process: a forked child marks its copies FORKED.
+_OPEN: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def check_arguments(executor: Any, mode: object, timeout: object) -> int:
+    """``TaskGroup()``'s checks, before anything is made; the mode's number."""
+    if isinstance(executor, type):
+        raise TypeError(
+            f"TaskGroup() expected an executor with submit(), got the class "
+            f"{executor.__name__}; pass an instance, e.g. {executor.__name__}()"
+        )
+    if executor is None or not callable(getattr(executor, "submit", None)):
+        raise TypeError(
+            f"TaskGroup() expected an executor with submit(), got {type(executor).__name__}"
+        )
+    if not isinstance(mode, str) or mode not in MODES:
+        raise ValueError(
+            f"TaskGroup() mode must be 'all', 'settled', 'any' or 'first', got {mode!r}"
+        )
+    deadline_of(timeout)  # refuses a bad timeout now
+    return MODES.index(mode)
+
+
+def forked(method: str) -> str:
+    """The refusal of ``method`` on a group inherited by a forked child."""
+    return (
+        f"TaskGroup.{method}() called in a forked child: the group belongs to the "
+        f"process that opened it"
+    )
+
+
+def forget(group: Any) -> None:
+    """``group`` is no longer open here (it finished)."""
+    _OPEN.discard(group)
+
+
+def _after_fork_in_child() -> None:
+    # The child's copies of open groups belong to the parent: their exit
+    # does nothing (it must not cancel the parent's tasks, set or remove its
+    # flag, or wait for tasks the child cannot see), their methods refuse.
+    # New locks: a thread of the parent may have held one at the fork.
+    for group in list(_OPEN):
+        group._state = _FORKED
+        group._flag = None
+        group._lock = threading.Lock()
+        group._changed = threading.Condition(group._lock)
+    _OPEN.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def open_group(group: Any) -> None:
     """Make ``group`` ready to take tasks (``__enter__``, once its state is OPEN)."""
+    _OPEN.add(group)
     if not group._threads:
         client = dask_client(group._executor)
         group._flag = CancelFlag() if client is None else DaskFlag(client)

@@ -45,14 +45,16 @@ from .answer import (
 )
 from .cancelflag import CANCELLED, STOPPING, CancelFlag, set_task, task_probe
 from .daskflag import DaskFlag
+from .opening import forget
 from .tasks import Switch, cancel_quietly, read, settle_thread, settled
 from .values import values_of
 
-__all__ = ["EXITING", "FINISHED", "INTERRUPTED", "LONGEST", "NEW", "OPEN", "GroupState"]
+__all__ = ["EXITING", "FINISHED", "FORKED", "INTERRUPTED", "LONGEST", "NEW", "OPEN", "GroupState"]
 
 # Life of a group: submit() works while OPEN or EXITING (tasks may submit
-# while the exit waits for them).
-NEW, OPEN, EXITING, FINISHED, INTERRUPTED = range(5)
+# while the exit waits for them). FORKED: the copy in a forked child of a
+# group open at the fork; it belongs to the parent, the child leaves it alone.
+NEW, OPEN, EXITING, FINISHED, INTERRUPTED, FORKED = range(6)
 LONGEST = threading.TIMEOUT_MAX  # a longer wait raises OverflowError
 
 
@@ -186,6 +188,7 @@ class GroupState:
                             records[index] = read(fut, index)
                 self._futures = []
                 self._index_of = {}
+                forget(self)
         except BaseException:  # a Ctrl-C while the answer is made: no half answer
             self._state = INTERRUPTED
             raise
