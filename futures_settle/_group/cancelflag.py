@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import functools
 import itertools
 import mmap
 import os
@@ -45,6 +44,7 @@ from contextvars import ContextVar, Token
 from typing import Any, Protocol
 
 from .._core.deadline import Deadline, run_within
+from .staleflags import PREFIX, namespace, sweep
 
 __all__ = [
     "CANCELLED",
@@ -71,18 +71,6 @@ _TASK: ContextVar[tuple[int, Callable[[], bool]] | None] = ContextVar(
 )
 
 
-@functools.cache
-def _machine() -> str:
-    """This machine's identity, read when a flag first needs it (not at import)."""
-    try:
-        with open("/proc/sys/kernel/random/boot_id") as f:
-            return f.read().strip()
-    except OSError:
-        import socket  # only where there is no boot id: import costs
-
-        return socket.gethostname()
-
-
 STOPPING = 1  # a task that starts now does not run its function
 CANCELLED = 2  # ... and check_cancelled() raises in running ones
 
@@ -101,8 +89,12 @@ class CancelFlag:
     def __init__(self) -> None:
         import tempfile  # a group on a process pool needs it; importing it costs everyone
 
+        directory = _DIR or tempfile.gettempdir()
+        sweep(directory)  # the files of processes killed with a group open
         fd, self.path = tempfile.mkstemp(
-            prefix=f"futures_settle-{os.getpid()}-{next(_COUNTER)}-", suffix=".flag", dir=_DIR
+            prefix=f"{PREFIX}{os.getpid()}-{namespace()}-{next(_COUNTER)}-",
+            suffix=".flag",
+            dir=directory,
         )
         try:
             os.write(fd, b"\0")

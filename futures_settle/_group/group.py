@@ -154,13 +154,13 @@ class TaskGroup(GroupState, Generic[R]):
             self._state = OPEN
         try:
             open_group(self)
+            return self  # in the try: a Ctrl-C here would leave the group open
         except BaseException:  # a Ctrl-C halfway: no flag file left behind
             self._state = INTERRUPTED
             forget(self)
             if self._flag is not None:
                 self._flag.close()
             raise
-        return self
 
     def _tick(self, now: float) -> float | None:
         return tick(self, now, FINISHED)
