@@ -102,3 +102,22 @@ def cancelled_when(started: Any, gate: Any) -> bool:
     started.set()
     gate.wait(30)
     return cancelled_now()
+
+
+def nested_report(started: Any) -> str:
+    """In a dask task: a group on threads whose task spins until cancelled; once the
+    nested group has ended as cancelled, set the event '<outer event name>-done'."""
+    from distributed import Event, get_client
+
+    from futures_settle._group.cancelflag import running_task
+
+    task = running_task()
+    assert task is not None
+    name = task[1].__self__.name  # type: ignore[attr-defined]  # the outer group's DaskReader
+    try:
+        with ThreadPoolExecutor(1) as pool, TaskGroup(pool) as tg:
+            tg.submit(spin, started)
+    except CancelledError:
+        Event(f"{name}-done", client=get_client()).set()
+        raise
+    return "never cancelled"

@@ -1,4 +1,12 @@
-"""TaskGroup on a dask.distributed Client: submit, result, records, one task per submit."""
+"""TaskGroup on a dask.distributed Client: submit, result, records, one task per submit.
+
+The in-process cluster of conftest shares everything with the test; a
+module-scoped LocalCluster(processes=True) (one worker process, about two
+seconds to start) runs the contract lines that depend on a task being
+pickled and run elsewhere: the tasks run at all (defect 1 of issue 17),
+check_cancelled() in a worker process, the modes, remaining(), a group
+nested in a dask task stopped by the outer group.
+"""
 
 from __future__ import annotations
 
@@ -63,7 +71,7 @@ def process_client() -> Iterator[Any]:
     logging.getLogger("distributed").setLevel(logging.CRITICAL)
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+            n_workers=1, threads_per_worker=2, processes=True, dashboard_address=":0"
         ) as cluster,
         distributed.Client(cluster) as c,
     ):
@@ -123,3 +131,49 @@ def test_dask_executor_runs_and_cancels(process_client: Any) -> None:
         f = tg.submit(tasks.square, 5)
     assert f.result() == 25
     assert type(tg._flag).__name__ == "DaskFlag"
+
+
+# -- the contract lines that apply to dask, on worker processes -----------------
+
+
+@pytest.mark.parametrize("mode", ["settled", "any", "first"])
+def test_modes_on_worker_processes(process_client: Any, mode: str) -> None:
+    tg = TaskGroup(process_client, mode=mode, timeout=30)  # type: ignore[call-overload]
+
+    def body(tg: TaskGroup[Any]) -> None:
+        tg.submit(tasks.fail, "DB error")
+        tg.submit(tasks.square, 3)
+
+    try:
+        run(tg, body)
+    except ValueError as error:  # "first": the failure may settle first
+        assert (mode, str(error)) == ("first", "DB error")
+        return
+    if mode == "settled":
+        bad, ok = tg.result()
+        assert (type(bad.reason), ok) == (ValueError, Fulfilled(9, 1))
+    else:
+        assert tg.result() == 9
+
+
+def test_remaining_and_a_nested_group_on_worker_processes(process_client: Any) -> None:
+    """remaining() in a dask task; a group opened in it (on threads) under the nearer deadline."""
+    with TaskGroup(process_client, timeout=30) as tg:
+        left = tg.submit(group_tasks.left)
+        nested = tg.submit(group_tasks.nested_left, 5)
+    assert 0 < left.result() <= 30
+    outer_left, inner_left = nested.result()
+    assert 0 < inner_left <= min(outer_left, 5)
+
+
+def test_a_nested_group_on_a_worker_stops_with_the_outer_group(process_client: Any) -> None:
+    """An outer cancel() reaches a group nested in a dask task on a worker process, two
+    groups down (the outer group's event, read by the nested group's watch thread)."""
+    started = distributed.Event(client=process_client)
+    with TaskGroup(process_client, mode="settled", timeout=30) as tg:
+        f = tg.submit(group_tasks.nested_report, started)
+        assert started.wait(30)
+        tg.cancel()
+    # dask's cancel() ended the future at once; the worker's answer comes by the event.
+    assert f.cancelled() or isinstance(f.exception(), CancelledError)
+    assert distributed.Event(f"{tg._flag.name}-done", client=process_client).wait(30)  # type: ignore[union-attr]

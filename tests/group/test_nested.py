@@ -171,3 +171,27 @@ def test_a_group_in_a_map_item_cancels_at_the_item_deadline() -> None:
             f = tg.submit(group_tasks.spin, gate)
         gate.set()
     assert isinstance(f.exception(timeout=30), CancelledError)
+
+
+@pytest.mark.stress
+@pytest.mark.parametrize("cause", CAUSES)
+def test_nested_rounds_under_fast_switching(cause: str, fast_switching: None) -> None:
+    """Twenty rounds per cause, three deep with two leaves per group, threads switching
+    every microsecond: every leaf is stopped each time."""
+    for _ in range(20):
+        started = threading.Event()
+        with ThreadPoolExecutor(2) as pool:
+            futures: list[Future[Any]] = []
+            try:
+                with TaskGroup(pool, timeout=1 if cause == "deadline" else 30) as tg:
+                    futures.append(tg.submit(group_tasks.nested, DEPTH, started, 2))
+                    assert started.wait(30)
+                    if cause == "failure":
+                        tg.submit(group_tasks.fail_when, started, "DB error")
+                    elif cause == "cancel":
+                        tg.cancel()
+                    elif cause == "body":
+                        raise RuntimeError("body")
+            except (ExceptionGroup, SettleTimeoutError):
+                pass
+            assert outcome(futures[0]) is CancelledError
