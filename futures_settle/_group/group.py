@@ -91,6 +91,10 @@ class TaskGroup(GroupState, Generic[R]):
     above and propagates at once, **without** waiting for running tasks:
     they finish in the pool on their own.
 
+    A group opened in a task of another group cancels with it (its exit then
+    raises ``CancelledError``); tasks run under the nearer of the group's
+    deadline and the one it was opened under, which ``remaining()`` reads.
+
     Each task runs in a copy of the submitter's ``contextvars`` context on
     thread pools (as ``asyncio.to_thread`` does). A task on a thread pool
     may submit more tasks to its group; the group waits for them too. After
