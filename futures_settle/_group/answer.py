@@ -19,6 +19,7 @@ __all__ = [
     "INTERRUPT",
     "MODES",
     "NONE",
+    "OUTER",
     "SETTLED",
     "WINNER",
     "exit_error",
@@ -27,8 +28,8 @@ __all__ = [
 
 MODES = ("all", "settled", "any", "first")
 ALL, SETTLED, ANY, FIRST = range(4)
-# Why the group cancelled.
-NONE, FAILURE, WINNER, DEADLINE, CANCEL, BODY, INTERRUPT = range(7)
+# Why the group cancelled (OUTER: the group its body runs in a task of).
+NONE, FAILURE, WINNER, DEADLINE, CANCEL, BODY, INTERRUPT, OUTER = range(8)
 
 
 def timeout_error(

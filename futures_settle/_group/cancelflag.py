@@ -2,20 +2,25 @@
 
 A task on a thread pool reads a flag object of its group, in the same
 process. A task in another process cannot, so a group on any other
-executor owns a :class:`CancelFlag`: one byte in a file under a
-temporary directory (``/dev/shm`` where present, so the byte lives in
-memory), mapped by the group and by each worker that
-runs one of its tasks. The group sets the byte; workers read it, with no
-server process, no pipe and no resource tracker (``multiprocessing.
-shared_memory`` registers attaching processes with the tracker on 3.11 and
-3.12, which warns and may unlink the segment early).
+executor owns a flag that crosses to workers: on a dask cluster a
+``distributed.Event`` (``daskflag``), on the rest a :class:`CancelFlag`:
+one byte in a file under a temporary directory (``/dev/shm`` where
+present, so the byte lives in memory), mapped by the group and by each
+worker that runs one of its tasks. The group sets the byte; workers read
+it, with no server process, no pipe and no resource tracker
+(``multiprocessing.shared_memory`` registers attaching processes with the
+tracker on 3.11 and 3.12, which warns and may unlink the segment early).
 
-The task wrapper (:class:`RemoteTask`) pickles the flag as its path. A
-worker maps each flag once and keeps the last few mapped, so a task costs
-one dictionary look-up and one byte read. A flag whose file is gone on the
-machine that made it belongs to a group that no longer waits: its tasks do
-not run. On another machine (a remote dask worker) the file was never there:
-such tasks run, and ``check_cancelled`` never raises in them.
+The task wrapper (:class:`RemoteTask`) pickles the flag as its path; the
+worker's reader pickles as that path again (a third party may unpickle
+and re-pickle a task). A worker maps each flag once and keeps the last few
+mapped, so a task costs one dictionary look-up and one byte read. A flag
+a worker cannot open (a container with its own ``/dev/shm``, another user,
+another machine) never cancels anything: the task runs, and
+``check_cancelled`` does not raise in it. The group removes its file when
+its tasks have settled; a group interrupted (Ctrl-C) leaves it, set, until
+its process exits, so that the tasks a process pool had queued still see
+it and do not run.
 
 While a task runs, a context variable names what ``check_cancelled``
 reads, with the process id: a worker forked from a thread that was running
@@ -26,8 +31,8 @@ context anyway, so setting the variable there costs no reset.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
-import functools
 import itertools
 import mmap
 import os
@@ -36,14 +41,19 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import CancelledError
 from contextvars import ContextVar, Token
-from typing import Any
+from typing import Any, Protocol
+
+from .._core.deadline import Deadline, run_within
+from .staleflags import PREFIX, namespace, sweep
 
 __all__ = [
     "CANCELLED",
     "STOPPING",
     "CancelFlag",
+    "Flag",
     "RemoteTask",
     "check_cancelled",
+    "enclosing_probe",
     "enter_task",
     "leave_task",
     "running_task",
@@ -59,18 +69,6 @@ _MAPPED_LOCK = threading.Lock()
 _TASK: ContextVar[tuple[int, Callable[[], bool]] | None] = ContextVar(
     "futures_settle_task", default=None
 )
-
-
-@functools.cache
-def _machine() -> str:
-    """This machine's identity, read when a flag first needs it (not at import)."""
-    try:
-        with open("/proc/sys/kernel/random/boot_id") as f:
-            return f.read().strip()
-    except OSError:
-        import socket  # only where there is no boot id: import costs
-
-        return socket.gethostname()
 
 
 STOPPING = 1  # a task that starts now does not run its function
@@ -91,8 +89,12 @@ class CancelFlag:
     def __init__(self) -> None:
         import tempfile  # a group on a process pool needs it; importing it costs everyone
 
+        directory = _DIR or tempfile.gettempdir()
+        sweep(directory)  # the files of processes killed with a group open
         fd, self.path = tempfile.mkstemp(
-            prefix=f"futures_settle-{os.getpid()}-{next(_COUNTER)}-", suffix=".flag", dir=_DIR
+            prefix=f"{PREFIX}{os.getpid()}-{namespace()}-{next(_COUNTER)}-",
+            suffix=".flag",
+            dir=directory,
         )
         try:
             os.write(fd, b"\0")
@@ -117,47 +119,80 @@ class CancelFlag:
         m = self._map
         return m is None or m[0] >= CANCELLED
 
-    def close(self) -> None:
-        """Remove the file; workers that mapped it still read the byte as it was."""
+    def close(self, keep: bool = False) -> None:
+        """Remove the file; workers that mapped it still read the byte as it was.
+
+        ``keep``: leave the file (with its byte) until this process exits, for
+        the tasks still queued in a pool to read.
+        """
         m, self._map = self._map, None
-        with contextlib.suppress(OSError):
-            os.unlink(self.path)
+        if keep:
+            _KEPT[self.path] = os.getpid()
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
         if m is not None:
             m.close()
 
-    def __reduce__(self) -> tuple[Callable[..., _Reader], tuple[str, str]]:
-        return (_attach, (self.path, _machine()))
+    def __reduce__(self) -> tuple[Callable[[str], _Reader], tuple[str]]:
+        return (_attach, (self.path,))
+
+
+# Flag files of interrupted groups (path: the pid that made it), removed at exit.
+_KEPT: dict[str, int] = {}
+
+
+@atexit.register
+def _remove_kept() -> None:
+    pid = os.getpid()
+    for path, owner in list(_KEPT.items()):
+        if owner == pid:  # a forked child leaves its parent's files alone
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            del _KEPT[path]
+
+
+class Flag(Protocol):
+    """What a task wrapper reads: a ``CancelFlag``, a worker's reader, a dask one."""
+
+    def stopping(self) -> bool: ...
+    def cancelled(self) -> bool: ...
 
 
 class _Reader:
-    """A worker's view of a flag: the byte, or a fixed level when there is no file."""
+    """A worker's view of a flag: the byte, or "never cancelled" when it cannot be read."""
 
-    __slots__ = ("_fixed", "_map")
+    __slots__ = ("_map", "path")
 
-    def __init__(self, m: mmap.mmap | None, fixed: int) -> None:
+    def __init__(self, m: mmap.mmap | None, path: str) -> None:
         self._map = m
-        self._fixed = fixed
+        self.path = path
 
     def stopping(self) -> bool:
         m = self._map
-        return (self._fixed if m is None else m[0]) >= STOPPING
+        return m is not None and m[0] >= STOPPING
 
     def cancelled(self) -> bool:
         m = self._map
-        return (self._fixed if m is None else m[0]) >= CANCELLED
+        return m is not None and m[0] >= CANCELLED
+
+    def __reduce__(self) -> tuple[Callable[[str], _Reader], tuple[str]]:
+        # Re-pickled by a third party (dask's scheduler): the path again, never the map.
+        return (_attach, (self.path,))
 
 
-def _attach(path: str, machine: str) -> _Reader:
+def _attach(path: str) -> _Reader:
     reader = _MAPPED.get(path)
     if reader is not None:
         return reader
     try:
         with open(path, "rb") as f:
-            reader = _Reader(mmap.mmap(f.fileno(), 1, access=mmap.ACCESS_READ), 0)
+            reader = _Reader(mmap.mmap(f.fileno(), 1, access=mmap.ACCESS_READ), path)
     except (OSError, ValueError):
-        # Gone on this machine: the group stopped waiting, its tasks are not
-        # wanted. Never there (another machine): no flag, the task runs.
-        return _Reader(None, CANCELLED if machine == _machine() else 0)
+        # Not readable here: another /dev/shm (a container), another user,
+        # another machine, or a group that has ended. A flag that cannot be
+        # read never cancels: the task runs.
+        return _Reader(None, path)
     with _MAPPED_LOCK:
         _MAPPED[path] = reader
         while len(_MAPPED) > _KEEP:
@@ -193,6 +228,12 @@ def running_task() -> tuple[int, Callable[[], bool]] | None:
     return _TASK.get()
 
 
+def enclosing_probe() -> Callable[[], bool] | None:
+    """The probe of the group whose task runs here (in this process), or ``None``."""
+    task = _TASK.get()
+    return task[1] if task is not None and task[0] == _PID else None
+
+
 def task_probe(probe: Callable[[], bool]) -> tuple[int, Callable[[], bool]]:
     """What ``set_task`` takes: ``probe``, with this process's id."""
     return (_PID, probe)
@@ -210,21 +251,23 @@ class RemoteTask:
     takes after the group cancelled never runs the function.
     """
 
-    __slots__ = ("args", "flag", "fn", "kwargs", "token")
+    __slots__ = ("args", "deadline", "flag", "fn", "kwargs", "token")
 
     def __init__(
         self,
         fn: Callable[..., Any],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
-        flag: CancelFlag | _Reader,
+        flag: Flag,
         token: str,
+        deadline: Deadline | None = None,
     ) -> None:
         self.fn = fn
         self.args = args
         self.kwargs = kwargs
         self.flag = flag
         self.token = token
+        self.deadline = deadline  # what remaining() reads in the task
 
     def __call__(self) -> Any:
         flag = self.flag
@@ -232,7 +275,9 @@ class RemoteTask:
             raise CancelledError("the task group was cancelled before this task started")
         token = enter_task(flag.cancelled)
         try:
-            return self.fn(*self.args, **self.kwargs)
+            if self.deadline is None:
+                return self.fn(*self.args, **self.kwargs)
+            return run_within(self.deadline, self.fn, self.args, self.kwargs)
         finally:
             leave_task(token)
             del self, flag
@@ -256,8 +301,11 @@ def check_cancelled() -> None:
     does nothing unless that thread runs in a copy of the task's context
     (``contextvars.copy_context().run``).
 
-    It works in thread pools, process pools, loky and dask workers on the
-    same machine as the group (on a remote dask worker it never raises).
+    It works in thread pools, process pools and loky, and on every worker
+    of a dask cluster, on other machines too (there it asks the scheduler,
+    at most every 50 ms). A worker that cannot read its group's flag (a
+    process pool's worker in a container with its own ``/dev/shm``, or
+    running as another user) runs the task, and there it never raises.
     The ``CancelledError`` a task lets out counts as a cancellation the
     group caused, not as the task's failure.
 

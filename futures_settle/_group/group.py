@@ -8,23 +8,19 @@ counted, cancelled and waited for is ``state``.
 from __future__ import annotations
 
 import contextvars
-import os
-import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError, Future
 from types import TracebackType
 from typing import Any, Generic, Literal, ParamSpec, TypeVar, overload
 
-from .._core.inputs import deadline_of
 from .._core.state import DONE_STATES
 from .._errors import reraise
 from .._records import Settled
-from .._retry.policy import Retry, check_retry
-from .._retry.submitter import RetryingSubmitter
-from .answer import ALL, BODY, CANCEL, DEADLINE, MODES, SETTLED, WINNER
-from .cancelflag import CancelFlag, RemoteTask, running_task
-from .state import EXITING, FINISHED, INTERRUPTED, LONGEST, NEW, OPEN, GroupState
+from .._retry.policy import Retry
+from .answer import ALL, BODY, CANCEL, OUTER, SETTLED, WINNER
+from .cancelflag import RemoteTask, running_task
+from .opening import check_arguments, forget, forked, open_group, submitter, tick
+from .state import EXITING, FINISHED, FORKED, INTERRUPTED, NEW, OPEN, GroupState
 from .tasks import (
     LAYOUT,
     call_back,
@@ -91,9 +87,14 @@ class TaskGroup(GroupState, Generic[R]):
     and a ``CancelledError`` (``check_cancelled()`` in a group nested in an
     outer group's task) is a cancellation: the tasks' failures if any, else
     it propagates as it is.
-    ``KeyboardInterrupt`` (Ctrl-C in the body or while the exit waits)
-    cancels as above and propagates at once, **without** waiting for running
-    tasks: they finish in the pool on their own.
+    ``KeyboardInterrupt`` (Ctrl-C in the body or while the exit waits), or
+    any exception a signal handler raises while the exit waits, cancels as
+    above and propagates at once, **without** waiting for running tasks:
+    they finish in the pool on their own.
+
+    A group opened in a task of another group cancels with it (its exit then
+    raises ``CancelledError``); tasks run under the nearer of the group's
+    deadline and the one it was opened under, which ``remaining()`` reads.
 
     Each task runs in a copy of the submitter's ``contextvars`` context on
     thread pools (as ``asyncio.to_thread`` does). A task on a thread pool
@@ -161,25 +162,9 @@ class TaskGroup(GroupState, Generic[R]):
         timeout: float | None = None,
         retry: Retry | None = None,
     ) -> None:
-        if isinstance(executor, type):
-            raise TypeError(
-                f"TaskGroup() expected an executor with submit(), got the class "
-                f"{executor.__name__}; pass an instance, e.g. {executor.__name__}()"
-            )
-        if executor is None or not callable(getattr(executor, "submit", None)):
-            raise TypeError(
-                f"TaskGroup() expected an executor with submit(), got {type(executor).__name__}"
-            )
-        if not isinstance(mode, str) or mode not in MODES:
-            raise ValueError(
-                f"TaskGroup() mode must be 'all', 'settled', 'any' or 'first', got {mode!r}"
-            )
-        deadline_of(timeout)  # refuses a bad timeout now
-        check_retry("TaskGroup", retry)
-        super().__init__(executor, MODES.index(mode), timeout)
-        if retry is not None:  # the group submits through it; its futures span the attempts
-            self._executor = RetryingSubmitter(executor, retry)
-            self._retrying = True
+        super().__init__(executor, check_arguments(executor, mode, timeout, retry), timeout)
+        self._submit = submitter(executor, retry)
+        self._retrying = retry is not None
 
     # -- the block ---------------------------------------------------------
 
@@ -188,19 +173,18 @@ class TaskGroup(GroupState, Generic[R]):
             if self._state != NEW:
                 raise RuntimeError("TaskGroup entered twice; a group runs once, make a new one")
             self._state = OPEN
-        if not self._threads:
-            self._flag = CancelFlag()
-            self._token = os.urandom(16).hex()  # what uuid4() is made of, without its import
-        self._deadline = deadline_of(self._timeout)
-        if self._deadline is not None:
-            left = self._deadline - time.monotonic()
-            if left <= 0:
-                self._cancel(DEADLINE)
-            elif left <= LONGEST:  # longer, a timer overflows; the waits still check
-                self._timer = threading.Timer(left, self._expire)
-                self._timer.daemon = True
-                self._timer.start()
-        return self
+        try:
+            open_group(self)
+            return self  # in the try: a Ctrl-C here would leave the group open
+        except BaseException:  # a Ctrl-C halfway: no flag file left behind
+            self._state = INTERRUPTED
+            forget(self)
+            if self._flag is not None:
+                self._flag.close()
+            raise
+
+    def _tick(self, now: float) -> float | None:
+        return tick(self, now, FINISHED)
 
     def __exit__(
         self,
@@ -209,6 +193,8 @@ class TaskGroup(GroupState, Generic[R]):
         tb: TracebackType | None,
     ) -> Literal[False]:
         try:
+            if self._state == FORKED:  # a forked child leaving its copy: the parent's tasks
+                return False
             if isinstance(exc, KeyboardInterrupt):
                 self._interrupt()
                 return False
@@ -221,9 +207,15 @@ class TaskGroup(GroupState, Generic[R]):
             # half made (result() then says the group was interrupted).
             self._finish(FINISHED)
             error = self._error = self._exit_error(exc)
-        except KeyboardInterrupt:
+        except BaseException:
+            # Ctrl-C, or any exception a signal handler raises while the exit
+            # waits (SystemExit from a SIGTERM handler, a SIGALRM timeout):
+            # cancel, clean up, propagate, as for Ctrl-C.
             self._interrupt()
             raise
+        if error is None and exc is None and self._cause == OUTER:
+            # Cancelled with the outer group's task it runs in: that task was cancelled.
+            error = CancelledError("the task group was cancelled with the group it runs in")
         if error is None or error is exc:
             return False
         try:
@@ -263,6 +255,8 @@ class TaskGroup(GroupState, Generic[R]):
                         "TaskGroup.submit() called before the group was entered"
                         if state == NEW
                         else "TaskGroup.submit() called after the group finished"
+                        if state != FORKED
+                        else forked("submit")
                     )
                 slot = len(self._futures)
                 try:
@@ -277,18 +271,18 @@ class TaskGroup(GroupState, Generic[R]):
             if self._threads:
                 context = contextvars.copy_context()
                 if len(context):  # Context.run unbound: no bound method per task
-                    fut = self._executor.submit(
+                    fut = self._submit(
                         _RUN, context, run_in_thread, self._ref, index, fn, args, kwargs
                     )
                 else:
                     del context  # the worker makes a new one
-                    fut = self._executor.submit(
-                        run_in_new_context, self._ref, index, fn, args, kwargs
-                    )
+                    fut = self._submit(run_in_new_context, self._ref, index, fn, args, kwargs)
             else:
                 assert self._flag is not None
                 token = f"{self._token}-{index}"
-                fut = self._executor.submit(RemoteTask(fn, args, kwargs, self._flag, token))
+                fut = self._submit(
+                    RemoteTask(fn, args, kwargs, self._flag, token, self._task_deadline)
+                )
             # No lock: _cancel() sets _stopping before it copies the list, so
             # either it sees this future or this reads _stopping as set.
             futures = self._futures
@@ -349,6 +343,8 @@ class TaskGroup(GroupState, Generic[R]):
         """
         if self._state == NEW:
             raise RuntimeError("TaskGroup.cancel() called before the group was entered")
+        if self._state == FORKED:
+            raise RuntimeError(forked("cancel"))
         self._cancel(CANCEL)
 
     def as_settled(self) -> Iterator[Settled[Any]]:
@@ -364,7 +360,11 @@ class TaskGroup(GroupState, Generic[R]):
                 tasks (which would wait for itself).
         """
         if self._state != OPEN:
-            raise RuntimeError("TaskGroup.as_settled() must be called inside the group's body")
+            raise RuntimeError(
+                "TaskGroup.as_settled() must be called inside the group's body"
+                if self._state != FORKED
+                else forked("as_settled")
+            )
         if running_task() is self._probe:
             raise RuntimeError(
                 "TaskGroup.as_settled() called in a task of the group: it would wait for itself"
@@ -375,8 +375,9 @@ class TaskGroup(GroupState, Generic[R]):
         """The group's answer, after the exit (see the modes).
 
         Raises:
-            RuntimeError: The group is open, was never entered, or was
-                interrupted by ``KeyboardInterrupt``.
+            RuntimeError: The group is open, was never entered, was
+                interrupted (``KeyboardInterrupt``, a signal handler's
+                exception in the exit), or this is a forked child's copy.
             CancelledError: The group was cancelled before it had an answer.
             BaseException: What the exit raised, for ``"all"``, ``"any"``
                 and ``"first"``.
@@ -386,9 +387,11 @@ class TaskGroup(GroupState, Generic[R]):
             raise RuntimeError(
                 "TaskGroup.result() called before the group was entered"
                 if state == NEW
-                else "TaskGroup.result() called while the group is open; call it after the block"
-                if state != INTERRUPTED
                 else "TaskGroup.result(): the group was interrupted before its tasks settled"
+                if state == INTERRUPTED
+                else forked("result")
+                if state == FORKED
+                else "TaskGroup.result() called while the group is open; call it after the block"
             )
         records = self._records
         mode = self._mode

@@ -24,11 +24,10 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
-from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
-from itertools import repeat
-from operator import attrgetter, is_not
+from concurrent.futures import BrokenExecutor, CancelledError, ThreadPoolExecutor
 from typing import Any
 
+from .._core.deadline import Deadline
 from .._errors import SettleTimeoutError
 from .._records import Fulfilled, Rejected, Settled
 from .answer import (
@@ -45,13 +44,17 @@ from .answer import (
     timeout_error,
 )
 from .cancelflag import CANCELLED, STOPPING, CancelFlag, set_task, task_probe
-from .tasks import LAYOUT, Switch, cancel_quietly, read, settle_thread, settled
+from .daskflag import DaskFlag
+from .opening import forget
+from .tasks import Switch, cancel_quietly, read, settle_thread, settled
+from .values import values_of
 
-__all__ = ["EXITING", "FINISHED", "INTERRUPTED", "LONGEST", "NEW", "OPEN", "GroupState"]
+__all__ = ["EXITING", "FINISHED", "FORKED", "INTERRUPTED", "LONGEST", "NEW", "OPEN", "GroupState"]
 
 # Life of a group: submit() works while OPEN or EXITING (tasks may submit
-# while the exit waits for them).
-NEW, OPEN, EXITING, FINISHED, INTERRUPTED = range(5)
+# while the exit waits for them). FORKED: the copy in a forked child of a
+# group open at the fork; it belongs to the parent, the child leaves it alone.
+NEW, OPEN, EXITING, FINISHED, INTERRUPTED, FORKED = range(6)
 LONGEST = threading.TIMEOUT_MAX  # a longer wait raises OverflowError
 
 
@@ -83,6 +86,13 @@ class GroupState:
         # without the lock (tasks.settle_thread).
         self._quiet_values = mode in (ALL, SETTLED)
         self._stopping = False  # a task starting now does not run
+        # A task ended with BrokenExecutor: the pool fails every future of
+        # its own, and the group cancels none of them. (Python 3.11's process
+        # pool fails them one by one in its manager thread, whose callbacks
+        # run the group's; a future cancelled meanwhile raises
+        # InvalidStateError there, the manager dies and its workers outlive
+        # shutdown().)
+        self._broken = False
         self._cancelled = Switch()  # on: check_cancelled() raises in thread tasks
         self._cause = NONE
         self._trigger = -1  # the task whose outcome cancelled the group
@@ -91,9 +101,12 @@ class GroupState:
         # the group stopped gets the group's CancelledError).
         self._trigger_error: BaseException | None = None
         self._at_deadline = (0, 0)  # (unsettled, submitted) when it passed
-        self._deadline: float | None = None
-        self._timer: threading.Timer | None = None
-        self._flag: CancelFlag | None = None
+        self._deadline: float | None = None  # when the group cancels by itself
+        self._task_deadline: Deadline | None = None  # what remaining() reads in its tasks
+        # What check_cancelled() reads in the task of an outer group this
+        # group's body runs in (opening.py watches it), or None.
+        self._outer: Callable[[], bool] | None = None
+        self._flag: CancelFlag | DaskFlag | None = None
         self._token = ""
         self._error: BaseException | None = None
         self._values: list[Any] | None = None  # "all" mode's answer, once complete
@@ -136,9 +149,10 @@ class GroupState:
             if flag is not None:
                 flag.set(STOPPING)  # before the queue: a task starting meanwhile sees it
             futures = list(self._futures)
-        for fut in futures:
-            if fut is not None:
-                cancel_quietly(fut)
+        if not self._broken:
+            for fut in futures:
+                if fut is not None:
+                    cancel_quietly(fut)
         del futures
         # After the queue: see the module's docstring.
         self._cancelled.on = True
@@ -167,7 +181,7 @@ class GroupState:
             with self._lock:
                 self._state = state
                 if state == FINISHED and self._mode == ALL and not self._own:
-                    self._values = _values(*self._answered(self._records, self._futures))
+                    self._values = values_of(*self._answered(self._records, self._futures))
                 if self._values is None:
                     records = self._records
                     for index, fut in enumerate(self._futures):
@@ -175,15 +189,14 @@ class GroupState:
                             records[index] = read(fut, index)
                 self._futures = []
                 self._index_of = {}
+                forget(self)
         except BaseException:  # a Ctrl-C while the answer is made: no half answer
             self._state = INTERRUPTED
             raise
         finally:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
             if self._flag is not None:
-                self._flag.close()
+                # Interrupted: tasks a pool queued still read it (and do not run).
+                self._flag.close(keep=state == INTERRUPTED)
 
     def _all_settled(self) -> bool:
         if self._pending:
@@ -213,6 +226,8 @@ class GroupState:
                 if index not in self._pending:  # an engine that calls a callback twice
                     return
                 if type(record) is Rejected:
+                    if isinstance(record.reason, BrokenExecutor):
+                        self._broken = True  # before the cancel below
                     if (
                         index == self._trigger
                         and self._trigger_error is not None
@@ -354,42 +369,3 @@ class GroupState:
             body,
             self._timeout_error(),
         )
-
-
-def _values(records: list[Any], futures: list[Any]) -> list[Any] | None:
-    """Every task's value in submit order, or ``None`` if one has none.
-
-    Values that thread tasks returned were counted without being read
-    (``tasks.settle_thread``): they are read here, without making records.
-    """
-    if LAYOUT and _all_values(records, futures):
-        return list(map(_RESULT, futures))
-    values = []
-    for index, record in enumerate(records):
-        if record is None:
-            fut = futures[index]
-            if type(fut) is Future and LAYOUT and fut._state == "FINISHED":
-                if fut._exception is not None:
-                    return None
-                values.append(fut._result)
-                continue
-            record = read(fut, index)
-        if type(record) is not Fulfilled:
-            return None
-        values.append(record.value)
-    return values
-
-
-_STATE, _EXCEPTION, _RESULT = (attrgetter(name) for name in ("_state", "_exception", "_result"))
-
-
-def _all_values(records: list[Any], futures: list[Any]) -> bool:
-    """Whether every task is a stdlib future with a value, none read yet: the
-    thread pool's usual case, checked at C speed (a task is a few µs)."""
-    n = len(futures)
-    return (
-        records.count(None) == n
-        and set(map(type, futures)) <= {Future}
-        and set(map(_STATE, futures)) <= {"FINISHED"}
-        and not any(map(is_not, map(_EXCEPTION, futures), repeat(None)))
-    )

@@ -18,7 +18,9 @@ from collections.abc import Callable
 from concurrent.futures import CancelledError, Future
 from typing import Any
 
+from .._core.deadline import run_within
 from .._core.engines import OK, PENDING, cancel_quietly, read_one
+from .._core.recheck import call_when_done
 from .._core.state import FAST, FAST_PATH, is_done, settled
 from .._core.state import read as read_outcome
 from .._records import Fulfilled, Rejected, Settled
@@ -80,8 +82,12 @@ def run_in_thread(
             raise CancelledError("the task group was cancelled before this task started")
         if not probe_set:
             set_task(group._probe)
+        deadline = group._task_deadline
         try:
-            value = fn(*args, **kwargs)
+            if deadline is None:
+                value = fn(*args, **kwargs)
+            else:  # remaining() reads it in the task's own context: no reset needed either
+                value = run_within(deadline, fn, args, kwargs)
         except BaseException as exc:
             group._finished_task(index, True, exc)
             raise
@@ -126,10 +132,20 @@ def settle(ref: weakref.ref[Any], index: int, fut: Any) -> None:
     except Exception:  # an engine that cannot tell: read() records what it can
         early = False
     if early:
-        # An engine calling back before its future is done: the call that
-        # matters is the one after.
+        # An engine calling back before its future is done: it may call back
+        # again once it is, or never: the waiting core asks done() again
+        # until it is true, then calls this again (the group counts a task once).
+        call_when_done(
+            fut, functools.partial(settle, ref, index), functools.partial(_wanted, ref, index)
+        )
         return
     group._settle(index, fut)
+
+
+def _wanted(ref: weakref.ref[Any], index: int) -> bool:
+    """Whether the group ``ref`` still waits for task ``index``."""
+    group = ref()
+    return group is not None and index in group._pending
 
 
 def settle_stdlib(ref: weakref.ref[Any], index: int, fut: Future[Any]) -> None:
@@ -221,6 +237,8 @@ def call_back(fut: Any, ref: weakref.ref[Any], index: int) -> None:
     ``add_done_callback`` takes: the append is atomic, and a future that
     settled meanwhile may have passed over it, so it is called here when
     the future is done. It may thus run twice: the group counts a task once.
+    Another engine's future is looked at the same way after its callback is
+    added (one that drops callbacks for a future already done).
     """
     if type(fut) is Future and LAYOUT:
         callback = functools.partial(settle_stdlib, ref, index)
@@ -228,4 +246,14 @@ def call_back(fut: Any, ref: weakref.ref[Any], index: int) -> None:
         if is_done(fut, FAST):
             callback(fut)
     else:
-        fut.add_done_callback(functools.partial(settle, ref, index))
+        callback = functools.partial(settle, ref, index)
+        fut.add_done_callback(callback)
+        # An engine may drop a callback added once its future is done (or
+        # run it on a thread of its own later): if it is done, count it here
+        # too; the group counts a task once.
+        try:
+            done = settled(fut)
+        except Exception:  # an engine that cannot tell: its callback will
+            done = False
+        if done:
+            callback(fut)

@@ -27,7 +27,7 @@ import time
 from concurrent.futures import CancelledError, Future, InvalidStateError
 from typing import Any
 
-from .._core.engines import cancel_quietly
+from .._core.engines import cancel_quietly, submitter_of
 from .._core.state import OK, read
 from .._records import Fulfilled, Rejected, Settled, retried
 from .attempt import Attempt
@@ -104,6 +104,7 @@ class RetryingSubmitter:
 
     def __init__(self, executor: Any, policy: Retry) -> None:
         self.executor = executor
+        self.submit_to = submitter_of(executor)  # pebble pools: schedule()
         self.policy = policy
         self.timer = _Timer()
 
@@ -146,7 +147,7 @@ class RetryFuture(Future[Any]):
                 # runs while this attempt is on its way to a worker.
                 if not first:  # a new submission to engines that merge equal ones (dask)
                     fn = Attempt(fn)
-                attempt = self._submitter.executor.submit(fn, *args, **kwargs)
+                attempt = self._submitter.submit_to(fn, *args, **kwargs)
             except Exception as exc:
                 if first:
                     raise

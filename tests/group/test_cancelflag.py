@@ -48,16 +48,29 @@ def test_a_pickled_flag_reads_the_same_byte(flag: CancelFlag) -> None:
     assert pickle.loads(pickle.dumps(flag)) is reader  # mapped once per process
 
 
-def test_a_gone_file_means_cancelled_here_and_nothing_elsewhere(flag: CancelFlag) -> None:
-    """Same machine: the group stopped waiting. Another machine (remote dask): no flag."""
-    path = flag.path
-    flag.close()
-    here = _cancelflag._attach(path, _cancelflag._machine())
-    assert here.stopping()
-    assert here.cancelled()
-    elsewhere = _cancelflag._attach(path, "another machine")
-    assert not elsewhere.stopping()
-    assert not elsewhere.cancelled()
+def test_a_flag_the_worker_cannot_open_never_cancels(flag: CancelFlag) -> None:
+    """Defect 2: a worker with its own /dev/shm (a sibling container, same boot id) or
+    without the right to open the file cancelled every task; now the task runs."""
+    sent = pickle.dumps(RemoteTask(int, ("7",), {}, flag, "token-1"))
+    flag.set(CANCELLED)  # even a cancelled group's flag: this worker cannot know it
+    # The file is not where the worker looks: as in a container with its own /dev/shm.
+    os.rename(flag.path, flag.path + ".elsewhere")
+    try:
+        task = pickle.loads(sent)
+        assert task() == 7
+        assert (task.flag.stopping(), task.flag.cancelled()) == (False, False)
+    finally:
+        os.rename(flag.path + ".elsewhere", flag.path)
+
+
+def test_a_worker_reader_pickles_again(flag: CancelFlag) -> None:
+    """Defect 1: a task unpickled by a third party (dask's scheduler) and pickled again
+    for a worker raised "cannot pickle 'mmap.mmap' object"; it crosses as its path."""
+    task = RemoteTask(int, ("3",), {}, flag, "token-1")
+    twice = pickle.loads(pickle.dumps(pickle.loads(pickle.dumps(task))))
+    assert twice() == 3
+    flag.set(STOPPING)
+    assert twice.flag.stopping()
 
 
 def test_workers_keep_only_the_last_flags_mapped() -> None:

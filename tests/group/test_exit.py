@@ -35,7 +35,7 @@ from interrupts import DoneFirstPool, finishes, interrupt_at, line_of
     [
         ("settled", grouptasks.read, "read_outcome(fut)"),  # reading a value into its record
         ("settled", GroupState._finish, "records = self._records"),
-        ("all", GroupState._finish, "self._values = _values("),
+        ("all", GroupState._finish, "self._values = values_of("),
     ],
 )
 def test_ctrl_c_in_the_exits_last_step_leaves_no_half_answer(

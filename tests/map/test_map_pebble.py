@@ -32,7 +32,10 @@ class _Scheduling:
         from concurrent.futures import Future
 
         f: Future[Any] = Future()
-        f.set_result(fn(*args, **(kwargs or {})))
+        try:
+            f.set_result(fn(*args, **(kwargs or {})))
+        except Exception as exc:  # as a pool would: the task's failure is its future's
+            f.set_exception(exc)
         return f
 
 
@@ -114,3 +117,40 @@ def test_wait_functions_take_pebble_futures(pebble_pool_of_each_kind: Any) -> No
     failed = pool.schedule(tasks.fail, args=("no",))
     (record,) = wait_settled([failed], timeout=30)
     assert str(record.reason) == "no"  # type: ignore[union-attr]
+
+
+def test_task_groups_schedule_with_the_tasks_arguments() -> None:
+    """A TaskGroup on a pebble pool schedules each task with its own arguments, retries too."""
+    from futures_settle import Retry, TaskGroup
+
+    pool = _fake("pebble.pool.thread", "ThreadPool")()
+    with TaskGroup(pool) as tg:
+        tg.submit(pow, 2, 5)
+        tg.submit(divmod, 7, 2)
+    assert tg.result() == [32, (3, 1)]
+    tries: list[int] = []
+
+    def flaky(x: int) -> int:
+        tries.append(x)
+        if len(tries) == 1:
+            raise ConnectionResetError("reset")
+        return x
+
+    with TaskGroup(pool, retry=Retry(ConnectionError, delay=0.001)) as tg:
+        tg.submit(flaky, 4)
+    assert tg.result() == [4]
+    assert tries == [4, 4]
+    assert {how for how, _ in pool.calls} == {"schedule"}
+
+
+def test_task_groups_on_pebble_pools(pebble_pool_of_each_kind: Any) -> None:
+    """TaskGroup on pebble's ThreadPool and ProcessPool: values, and a failure in mode 'settled'."""
+    from futures_settle import TaskGroup
+
+    pool = pebble_pool_of_each_kind
+    with TaskGroup(pool, mode="settled", timeout=30) as tg:
+        tg.submit(tasks.square, 3)
+        tg.submit(tasks.fail, "no")
+    ok, bad = tg.result()
+    assert ok.value == 9  # type: ignore[union-attr]
+    assert str(bad.reason) == "no"  # type: ignore[union-attr]
