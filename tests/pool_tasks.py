@@ -1,0 +1,120 @@
+"""Tasks for the supervised pool's tests: importable by workers of every start method."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+_HOARD: list[bytes] = []
+
+
+def _write(path: str, text: str) -> None:
+    """Whole or not at all: a reader never sees the file empty."""
+    Path(path + ".tmp").write_text(text)
+    os.replace(path + ".tmp", path)
+
+
+def pid_of(_: Any = None) -> int:
+    return os.getpid()
+
+
+def kill_self(sig: int = signal.SIGKILL) -> None:
+    os.kill(os.getpid(), sig)
+
+
+def exit_with(code: int) -> None:
+    os._exit(code)
+
+
+def sleep_for(seconds: float, value: Any = None) -> Any:
+    time.sleep(seconds)
+    return value
+
+
+def mark(path: str, text: str = "") -> None:
+    with open(path, "a") as f:
+        f.write(text)
+
+
+def started_then_sleep(marker: str, seconds: float, value: Any = None) -> Any:
+    _write(marker, str(os.getpid()))
+    time.sleep(seconds)
+    return value
+
+
+def hang(marker: str, finally_path: str = "") -> None:
+    """Say it started (its pid in ``marker``), then sleep; a ``finally`` writes ``finally_path``."""
+    try:
+        _write(marker, str(os.getpid()))
+        time.sleep(60)
+    finally:
+        if finally_path:
+            _write(finally_path, "ran")
+
+
+def stubborn(marker: str) -> None:
+    """Swallows the soft stop and keeps sleeping: only a kill ends it."""
+    _write(marker, str(os.getpid()))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            time.sleep(60)
+        except BaseException:
+            pass
+
+
+def hoard(megabytes: int) -> int:
+    _HOARD.append(os.urandom(megabytes * 1024 * 1024))
+    return os.getpid()
+
+
+def item(x: int) -> int:
+    """A chunk item: 13 kills its worker, 17 hangs, others return x * x."""
+    if x == 13:
+        os.kill(os.getpid(), signal.SIGKILL)
+    if x == 17:
+        time.sleep(60)
+    return x * x
+
+
+def fail_init(message: str) -> None:
+    raise ValueError(message)
+
+
+def unpicklable_result() -> Any:
+    return threading.Lock()
+
+
+class BadException(Exception):
+    def __init__(self) -> None:
+        super().__init__("bad")
+        self.lock = threading.Lock()
+
+
+def raise_unpicklable() -> None:
+    raise BadException()
+
+
+def wait_for(path: Path, timeout: float = 30.0) -> str:
+    """The file's text once it exists (a bounded wait: only a hang would cross it)."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} did not appear within {timeout} s")
+        time.sleep(0.005)
+    return path.read_text()
+
+
+def gone(pids: list[int]) -> bool:
+    """Whether no process of ``pids`` exists any more."""
+    for pid in pids:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            continue
+        return False
+    return True
