@@ -81,6 +81,16 @@ def item(x: int) -> int:
     return x * x
 
 
+def logged(path: str, x: int) -> int:
+    """Log the run, take 5 ms (longer than a result waits in the worker), die at 13."""
+    with open(path, "a") as f:
+        f.write(f"{x}\n")
+    if x == 13:
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(0.005)
+    return x
+
+
 def fail_init(message: str) -> None:
     raise ValueError(message)
 

@@ -107,6 +107,8 @@ def is_process_based(executor: object) -> bool:
     process = sys.modules.get("concurrent.futures.process")
     if process is not None and isinstance(executor, process.ProcessPoolExecutor):
         return True
+    if getattr(type(executor), "_settle_process_based", False) is True:  # SupervisedPool
+        return True
     module = type(executor).__module__ or ""
     return module.partition(".")[0] in _PROCESS_MODULES or module.startswith(
         "joblib.externals.loky."

@@ -70,7 +70,12 @@ def _submit(
     """
     callback = Watch(waiter, position)
     try:
-        fut = executor.submit(run_chunk, fn, chunk) if chunked else executor.submit(fn, *chunk[0])
+        if not chunked:
+            fut = executor.submit(fn, *chunk[0])
+        elif (per_item := getattr(executor, "_settle_submit_chunk", None)) is not None:
+            fut = per_item(fn, chunk)  # SupervisedPool: each item its own outcome, even a death
+        else:
+            fut = executor.submit(run_chunk, fn, chunk)
         if not looks_like_future(fut):
             raise TypeError(
                 f"{name}() expected executor.submit() to return a future, got {type(fut).__name__}"
