@@ -128,3 +128,34 @@ def gone(pids: list[int]) -> bool:
             continue
         return False
     return True
+
+
+def steps_until_cancelled(marker: str) -> str:
+    """Mark that it started, then call check_cancelled() in a loop until the group cancels.
+
+    The pool's soft stop is swallowed (once), so that check_cancelled() is what ends it.
+    """
+    from concurrent.futures import CancelledError
+
+    from futures_settle import check_cancelled
+
+    _write(marker, str(os.getpid()))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            check_cancelled()
+        except CancelledError:
+            _write(marker + ".how", "check_cancelled")
+            raise
+        try:
+            time.sleep(0.005)
+        except BaseException:  # the pool's soft stop
+            pass
+    return "never cancelled"
+
+
+def check_once(x: int) -> int:
+    from futures_settle import check_cancelled
+
+    check_cancelled()
+    return x
