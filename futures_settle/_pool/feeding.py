@@ -1,8 +1,8 @@
 """How the supervisor hands work to its workers: which worker, how much, pickled how.
 
-A worker holds at most two segments: the one it runs and, while items are
-quick and every worker is up, one more waiting in its pipe, small enough
-to fit the pipe's buffer, so that a send never blocks the supervisor (a
+A worker holds one segment, or while items are quick and every worker is
+up, up to ``DEPTH``: the one it runs and more waiting in its pipe, small
+enough together to fit the pipe's buffer, so that a send never blocks the supervisor (a
 big one waits until its worker is idle). ``max_tasks_per_worker`` cuts a
 segment at the worker's budget. A segment that does not pickle fails the
 items that do not, and the others go on.
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import deque
 
 from . import worker as w_
-from .handle import SMALL, Handle
+from .handle import DEPTH, QUEUED, Handle
 from .jobs import Segment
 
 __all__ = ["QUICK", "Feeding"]
@@ -32,11 +32,11 @@ class Feeding:
 
     def _dispatch(self) -> None:
         queue = self.queue
-        # A second segment waits in a busy worker's pipe only while items are
-        # quick and every worker is up: else it could wait behind a long one
+        # More segments wait in a busy worker's pipe only while items are
+        # quick and every worker is up: else one could wait behind a long one
         # while another worker idles.
         deep = self.item_seconds < QUICK and sum(h.ready for h in self.workers) >= self.size
-        for round_ in (0, 1) if deep else (0,):
+        for round_ in range(DEPTH) if deep else (0,):
             for h in self.workers:
                 if not queue:
                     return
@@ -69,7 +69,7 @@ class Feeding:
             if seg.blob is None and not self._pickle(seg):
                 continue
             assert seg.blob is not None
-            if h.segments and len(seg.blob) > SMALL:
+            if h.segments and len(seg.blob) + sum(s.size for s in h.segments) > QUEUED:
                 return  # it waits until the worker is idle: a send never blocks this thread
             queue.popleft()
             seg.seq_base = h.next_seq
@@ -78,6 +78,7 @@ class Feeding:
                 queue.appendleft(seg)
                 h.eof = True
                 return
+            seg.size = 0 if not h.segments else len(seg.blob)  # the first is read at once
             seg.blob = None
             h.next_seq += seg.count
             h.items += seg.count

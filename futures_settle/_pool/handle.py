@@ -18,10 +18,10 @@ from typing import Any
 from . import worker
 from .jobs import Segment
 
-__all__ = ["DEPTH", "SMALL", "Handle"]
+__all__ = ["DEPTH", "QUEUED", "Handle"]
 
-DEPTH = 2  # segments sent to a worker at once: one running, one waiting in its pipe
-SMALL = 16384  # bytes: a segment queued behind another must fit the pipe's buffer
+DEPTH = 4  # most segments sent to a worker at once: one running, the rest in its pipe
+QUEUED = 49152  # bytes: the segments waiting in a worker's pipe fit its buffer (64 KiB)
 _SOFT = getattr(signal, "SIGUSR1", None)
 
 

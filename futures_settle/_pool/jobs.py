@@ -44,13 +44,16 @@ class Job:
         self.failures: dict[int, BaseException] | None = None
         self.seconds = 0.0
 
-    def value(self, offset: int, value: Any) -> None:
+    def take(self, offset: int, values: list[Any], odd: int) -> None:
+        """Items from ``offset`` on returned ``values``, but ``odd`` of them (failed or dropped next)."""
         if self.values is not None:
-            self.values[offset] = value
-            self._count()
-        else:
+            self.values[offset : offset + len(values)] = values
+            self.left -= len(values) - odd
+            if self.left == 0:
+                self._finish()
+        elif not odd:
             self.left = 0
-            _settle(self.future, value, None)
+            _settle(self.future, values[0], None)
 
     def fail(self, offset: int, exc: BaseException) -> None:
         if self.values is not None:
@@ -69,9 +72,12 @@ class Job:
     def _count(self) -> None:
         self.left -= 1
         if self.left == 0:
-            values, failures = self.values, self.failures
-            self.values = self.failures = None
-            _settle(self.future, (values, failures, self.seconds), None)
+            self._finish()
+
+    def _finish(self) -> None:
+        values, failures = self.values, self.failures
+        self.values = self.failures = None
+        _settle(self.future, (values, failures, self.seconds), None)
 
     def done(self) -> bool:
         return self.left <= 0 or self.future.done()
@@ -90,7 +96,7 @@ def _settle(future: Future[Any], value: Any, exc: BaseException | None) -> None:
 class Segment:
     """Items ``offset .. offset + count`` of a job, and where they went."""
 
-    __slots__ = ("blob", "count", "done", "job", "offset", "seq_base")
+    __slots__ = ("blob", "count", "done", "job", "offset", "seq_base", "size")
 
     def __init__(self, job: Job, offset: int, count: int) -> None:
         self.job = job
@@ -99,6 +105,7 @@ class Segment:
         self.done = 0  # items answered, from the first on (answers come in order)
         self.seq_base = 0  # the worker's number for the item before the first
         self.blob: bytes | memoryview | None = None  # the pickled (fn, items), once made
+        self.size = 0  # bytes it holds in its worker's pipe until the worker reads it
 
     def rest(self, start: int) -> Segment | None:
         """The items from the segment's ``start``-th on, as a new segment (None if none)."""

@@ -180,22 +180,21 @@ class Supervisor(Feeding):
             job.seconds += seconds
             self.item_seconds += (seconds / count - self.item_seconds) * 0.25
             try:
-                outcomes = loads(blob)
+                values, odd = loads(blob)
             except BaseException as exc:  # a result the parent cannot unpickle
-                outcomes = [(w_.RAISED, (exc, ""))] * count
-            for i, (flag, payload) in enumerate(outcomes):
-                seq = seg.seq_base + seg.done + 1
-                seg.done += 1
-                if job.done():
-                    continue
-                if flag == w_.VALUE:
-                    job.value(offset + i, payload)
-                elif flag == w_.RAISED:
-                    job.fail(offset + i, remote(*payload))
-                elif self._stop_reason(h, seq) == "timeout":
-                    job.fail(offset + i, TaskTimeoutError(self.timeout or 0.0, h.pid))
-                else:
-                    job.drop(1)
+                values = [None] * count
+                odd = dict.fromkeys(range(count), (w_.RAISED, (exc, "")))
+            seq = seg.seq_base + seg.done + 1  # the batch's first item
+            seg.done += count
+            if not job.done():
+                job.take(offset, values, len(odd))
+                for i, (flag, payload) in odd.items():
+                    if flag == w_.RAISED:
+                        job.fail(offset + i, remote(*payload))
+                    elif self._stop_reason(h, seq + i) == "timeout":
+                        job.fail(offset + i, TaskTimeoutError(self.timeout or 0.0, h.pid))
+                    else:
+                        job.drop(1)
             if h.stopping is not None and h.stopping[0] <= seg.seq_base + seg.done:
                 h.stopping = None
             if seg.done == seg.count:

@@ -153,15 +153,28 @@ def _die_with_parent(pool_pid: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _send_outcomes(conn: Any, job: int, offset: int, outcomes: list[Any], seconds: float) -> None:
-    # Pickled twice: the parent reads which items these are even when it
-    # cannot unpickle the outcomes (a class it cannot import).
+def _send_outcomes(
+    conn: Any, job: int, offset: int, values: list[Any], odd: dict[int, Any], seconds: float
+) -> None:
+    """Send a batch: the values (None where an item did not return) and the other outcomes.
+
+    Pickled twice: the parent reads which items these are even when it
+    cannot unpickle the outcomes (a class it cannot import).
+    """
     try:
-        blob = _dumps(outcomes)
+        blob = _dumps((values, odd))
     except BaseException:
         # One of them does not pickle: each on its own, the bad ones replaced.
-        blob = _dumps([_picklable(outcome) for outcome in outcomes])
-    conn.send_bytes(_dumps((RESULTS, job, offset, len(outcomes), seconds)))
+        for i, value in enumerate(values):
+            if i not in odd:
+                outcome = _picklable((VALUE, value))
+                if outcome[0] != VALUE:
+                    values[i] = None
+                    odd[i] = outcome
+        for i, outcome in odd.items():
+            odd[i] = _picklable(outcome)
+        blob = _dumps((values, odd))
+    conn.send_bytes(_dumps((RESULTS, job, offset, len(values), seconds)))
     conn.send_bytes(blob)
 
 
@@ -170,7 +183,6 @@ def _picklable(outcome: tuple[int, Any]) -> tuple[int, Any]:
         _dumps(outcome)
         return outcome
     except BaseException as exc:
-        what = "result" if outcome[0] == VALUE else "exception"
         if outcome[0] == RAISED:
             raised = outcome[1][0]
             err: BaseException = RuntimeError(
@@ -178,7 +190,7 @@ def _picklable(outcome: tuple[int, Any]) -> tuple[int, Any]:
             )
             return (RAISED, (err, outcome[1][1]))
         try:
-            exc.add_note(f"while sending the task's {what} to the parent process")
+            exc.add_note("while sending the task's result to the parent process")
             text = "".join(format_exception(exc))
             _dumps(exc)
             err = exc
@@ -203,7 +215,8 @@ def _run_segment(
             error = bytes(_dumps((RuntimeError(repr(exc)), text)))
         conn.send_bytes(_dumps((SKIPPED, job, offset, error)))  # every item fails with it
         return False
-    outcomes: list[Any] = []
+    values: list[Any] = []
+    odd: dict[int, Any] = {}
     first = offset
     start = last = time.perf_counter()
     n = len(items)
@@ -219,15 +232,20 @@ def _run_segment(
             args, kwargs = items[i]
             outcome = _call(seq, fn, args, kwargs)
         slot[FINISHED] = seq
-        outcomes.append(outcome)
-        stopped = outcome[0] == STOPPED
+        stopped = False
+        if outcome[0] == VALUE:
+            values.append(outcome[1])
+        else:
+            stopped = outcome[0] == STOPPED
+            odd[len(values)] = outcome
+            values.append(None)
         del outcome
         retire = max_memory is not None and rss_bytes() > max_memory
         now = time.perf_counter()
         if stopped or retire or i == n - 1 or now - last >= FLUSH:
-            _send_outcomes(conn, job, first, outcomes, now - start)
+            _send_outcomes(conn, job, first, values, odd, now - start)
             first = offset + i + 1
-            outcomes = []
+            values, odd = [], {}
             start = last = now
             if (stopped or retire) and i < n - 1:
                 conn.send_bytes(_dumps((SKIPPED, job, first, None)))
