@@ -45,7 +45,7 @@ class Job:
         self.seconds = 0.0
 
     def take(self, offset: int, values: list[Any], odd: int) -> None:
-        """Items from ``offset`` on returned ``values``, but ``odd`` of them (failed or dropped next)."""
+        """Items from ``offset`` on returned ``values``, but ``odd`` of them (those come next)."""
         if self.values is not None:
             self.values[offset : offset + len(values)] = values
             self.left -= len(values) - odd
