@@ -107,6 +107,8 @@ def run(quick: bool, notes: list[str] | None = None, mapping_only: bool = False)
         for note in peer_notes:
             print(note, file=sys.stderr)
     if not mapping_only:
+        print("running the supervised pool ...", file=sys.stderr, flush=True)
+        rows += pool.run_all(quick, reps)
         print("running dask ...", file=sys.stderr, flush=True)
         rows += cases.dask_collect(200 if quick else 10**4, reps)
     return rows

@@ -20,7 +20,7 @@ from .jobs import Segment
 
 __all__ = ["DEPTH", "QUEUED", "Handle"]
 
-DEPTH = 4  # most segments sent to a worker at once: one running, the rest in its pipe
+DEPTH = 8  # most segments sent to a worker at once: one running, the rest in its pipe
 QUEUED = 49152  # bytes: the segments waiting in a worker's pipe fit its buffer (64 KiB)
 _SOFT = getattr(signal, "SIGUSR1", None)
 
@@ -43,12 +43,14 @@ class Handle:
         "stopping",
     )
 
-    def __init__(self, ctx: Any, initializer: Any, initargs: tuple[Any, ...], memory: Any) -> None:
+    def __init__(
+        self, ctx: Any, initializer: Any, initargs: tuple[Any, ...], memory: Any, timed: bool
+    ) -> None:
         parent, child = ctx.Pipe()
         self.slot = ctx.RawArray("q", worker.SLOT_SIZE)
         self.proc = ctx.Process(
             target=worker.main,
-            args=(child, self.slot, initializer, initargs, memory, os.getpid()),
+            args=(child, self.slot, initializer, initargs, memory, os.getpid(), timed),
             name="SupervisedPool-worker",
         )
         try:

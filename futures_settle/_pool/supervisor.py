@@ -100,7 +100,13 @@ class Supervisor(Feeding):
 
     def _spawn(self) -> Handle:
         o = self.options
-        h = Handle(self.ctx, o["initializer"], o["initargs"], o["max_memory_per_worker"])
+        h = Handle(
+            self.ctx,
+            o["initializer"],
+            o["initargs"],
+            o["max_memory_per_worker"],
+            self.timeout is not None,
+        )
         self.started.append(h.pid)
         return h
 
@@ -191,10 +197,8 @@ class Supervisor(Feeding):
                 for i, (flag, payload) in odd.items():
                     if flag == w_.RAISED:
                         job.fail(offset + i, remote(*payload))
-                    elif self._stop_reason(h, seq + i) == "timeout":
-                        job.fail(offset + i, TaskTimeoutError(self.timeout or 0.0, h.pid))
                     else:
-                        job.drop(1)
+                        self._stopped(h, job, offset + i, seq + i, killed=False, code=None)
             if h.stopping is not None and h.stopping[0] <= seg.seq_base + seg.done:
                 h.stopping = None
             if seg.done == seg.count:
@@ -223,10 +227,17 @@ class Supervisor(Feeding):
         elif tag == w_.RETIRE:
             h.retiring = True
 
-    def _stop_reason(self, h: Handle, seq: int) -> str:
-        if h.stopping is not None and h.stopping[0] == seq:
-            return str(h.stopping[1])
-        return "cancel"
+    def _stopped(
+        self, h: Handle, job: Job, offset: int, seq: int, killed: bool, code: int | None
+    ) -> None:
+        """Item ``seq`` was stopped (or died): its outcome, from why the pool stopped it."""
+        reason = h.stopping[1] if h.stopping is not None and h.stopping[0] == seq else None
+        if job.future.cancelled():
+            job.drop(1)
+        elif reason == "timeout" or (reason is None and not killed and self.timeout):
+            job.fail(offset, TaskTimeoutError(self.timeout or 0.0, h.pid, killed))
+        else:  # a death nobody asked for (or a cancel the future does not show)
+            job.fail(offset, WorkerDiedError(h.pid, code))
 
     def _died(self, h: Handle) -> None:
         if not h.eof:
@@ -243,13 +254,7 @@ class Supervisor(Feeding):
                     again.append(Segment(seg.job, seg.offset + start, k - start))
                 job = seg.job
                 if not job.done():
-                    reason = self._stop_reason(h, blamed) if h.stopping else "died"
-                    if reason == "died":
-                        job.fail(seg.offset + k, WorkerDiedError(h.pid, code))
-                    elif reason == "timeout":
-                        job.fail(seg.offset + k, TaskTimeoutError(self.timeout or 0.0, h.pid, True))
-                    else:
-                        job.drop(1)
+                    self._stopped(h, job, seg.offset + k, blamed, killed=True, code=code)
                 start = k + 1
             rest = seg.rest(start)
             if rest is not None:
