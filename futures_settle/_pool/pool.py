@@ -156,9 +156,20 @@ class SupervisedPool(Executor):
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         """Schedule ``fn(*args, **kwargs)`` in a worker; its future.
 
+        The future is a plain ``concurrent.futures.Future``: every wait
+        function reads it. It fails with ``WorkerDiedError`` if the worker
+        dies running the task, with ``TaskTimeoutError`` past ``task_timeout``;
+        ``cancel()`` stops the task even while it runs.
+
         Raises:
             RuntimeError: The pool is shut down.
             BrokenProcessPool: The pool broke (its workers could not start).
+
+        Example:
+            >>> from futures_settle import SupervisedPool
+            >>> with SupervisedPool(1) as pool:
+            ...     pool.submit(divmod, 7, 2).result(timeout=30)
+            (3, 1)
         """
         return self._submit(fn, [(args, kwargs)], SINGLE)
 
@@ -200,6 +211,14 @@ class SupervisedPool(Executor):
         Args:
             wait: Return only once every worker has exited.
             cancel_futures: Cancel the tasks not sent to a worker yet.
+
+        Example:
+            >>> from futures_settle import SupervisedPool
+            >>> pool = SupervisedPool(1)
+            >>> f = pool.submit(abs, -3)
+            >>> pool.shutdown()
+            >>> f.result(), pool._worker_pids()
+            (3, [])
         """
         sup = self._supervisor
         with sup.lock:
@@ -226,7 +245,18 @@ class SupervisedPool(Executor):
 
         Every future of the pool has an outcome when it returns (the ones
         not done are cancelled) and no worker remains; the pool is shut down.
-        ``shutdown()`` after it does nothing.
+        ``shutdown()`` after it does nothing. Leaving the ``with`` block on a
+        ``KeyboardInterrupt`` calls it.
+
+        Example:
+            >>> import time
+            >>> from futures_settle import SupervisedPool
+            >>> pool = SupervisedPool(1)
+            >>> stuck = pool.submit(time.sleep, 3600)
+            >>> queued = pool.submit(pow, 2, 8)
+            >>> pool.terminate()
+            >>> stuck.cancelled(), queued.cancelled()
+            (True, True)
         """
         sup = self._supervisor
         with sup.lock:
