@@ -12,7 +12,6 @@ import itertools
 import multiprocessing
 import os
 import sys
-import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future
 from concurrent.futures.process import BrokenProcessPool
@@ -27,7 +26,10 @@ __all__ = ["SupervisedPool"]
 P = ParamSpec("P")
 T = TypeVar("T")
 
-_POOLS: weakref.WeakSet[SupervisedPool] = weakref.WeakSet()
+# The running supervisors, held strongly: a pool dropped without shutdown()
+# is still shut down at exit (else multiprocessing's exit hook would wait
+# forever for its idle workers).
+_LIVE: set[Supervisor] = set()
 
 
 def _default_workers() -> int:
@@ -194,7 +196,8 @@ class SupervisedPool(Executor):
                 raise RuntimeError("cannot schedule new futures after shutdown")
             if not self._started:
                 self._started = True
-                _POOLS.add(self)
+                _LIVE.add(sup)
+                sup.on_exit = _LIVE.discard
                 sup.thread.start()
             sup.incoming.append(Segment(job, 0, len(items)))
             sup.wake()
@@ -291,5 +294,8 @@ class SupervisedPool(Executor):
 
 @atexit.register
 def _shutdown_all() -> None:
-    for pool in list(_POOLS):
-        pool.shutdown(wait=True)
+    for sup in list(_LIVE):
+        with sup.lock:
+            sup.closing = True
+            sup.wake()
+        sup.thread.join()

@@ -68,6 +68,7 @@ class Supervisor(Feeding):
         self.wake_r: Any
         self.wake_r, self.wake_w = ctx.Pipe(duplex=False)
         self.thread = threading.Thread(target=self._main, name="SupervisedPool", daemon=True)
+        self.on_exit: Any = lambda sup: None  # the pool's: forget this supervisor
 
     # -- called by other threads, under the lock -------------------------------------------
     def wake(self) -> None:
@@ -93,6 +94,7 @@ class Supervisor(Feeding):
         except BaseException as exc:  # a defect of ours: no future may wait forever
             self._break(exc)
         finally:
+            self.on_exit(self)
             self.wake_r.close()
             with self.lock:
                 self.woken = True  # wake() is a no-op from now on

@@ -108,6 +108,28 @@ def test_ctrl_c_stops_workers_and_propagates(method: str) -> None:
     assert pt.gone(pids)
 
 
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_pool_never_shut_down_ends_with_the_interpreter(method: str) -> None:
+    """A pool dropped without shutdown() is shut down at exit: the process ends, no worker stays."""
+    child = _child(
+        f"""
+        import multiprocessing
+        from futures_settle import SupervisedPool
+        pool = SupervisedPool(2, mp_context=multiprocessing.get_context({method!r}))
+        print(pool.submit(pow, 2, 3).result(30), *pool._worker_pids(ever=True), flush=True)
+        del pool
+        """
+    )
+    try:
+        out, err = child.communicate(timeout=T)
+    finally:
+        child.kill()
+    assert child.returncode == 0, err
+    value, *pids = out.split()
+    assert value == "8"
+    assert _wait_gone([int(p) for p in pids], 2.5)
+
+
 def test_soak_kills_cost_one_task_each() -> None:
     """2 workers, 1,500 tasks of 2 ms, a worker SIGKILLed every 50 ms, 30 times."""
     _soak(tasks=1500, kills=30, every=0.05, method=None)

@@ -95,3 +95,23 @@ def test_max_tasks_per_worker_counts_items() -> None:
         pids = list(map_all(pt.pid_of, range(40), executor=pool, chunksize=20))
     assert max(pids.count(p) for p in set(pids)) <= 5
     assert pt.gone(pool._worker_pids(ever=True))
+
+
+def test_leaving_a_map_early_stops_its_running_items() -> None:
+    """A loop that leaves map_settled cancels its chunks: running items stop, the exit is quick."""
+    start = time.monotonic()
+    with SupervisedPool(2, grace=0.3) as pool:
+        for record in map_settled(pt.sleep_for, [0] * 4 + [60] * 40, executor=pool, chunksize=4):
+            assert record.index == 0  # the first chunk's: a chunk's records come when it ends
+            break
+    assert time.monotonic() - start < 20
+    assert pt.gone(pool._worker_pids(ever=True))
+
+
+def test_system_exit_in_an_item_is_its_outcome() -> None:
+    """An item raising SystemExit is Rejected(SystemExit); the worker lives on."""
+    with SupervisedPool(1) as pool:
+        records = list(map_settled(pt.exit_at_one, range(3), executor=pool, chunksize=3))
+    assert [r.status for r in records] == ["fulfilled", "rejected", "fulfilled"]
+    assert isinstance(records[1].reason, SystemExit)
+    assert len(pool._worker_pids(ever=True)) == 1
