@@ -11,6 +11,7 @@ import textwrap
 import threading
 import time
 from concurrent.futures import wait
+from pathlib import Path
 
 import pytest
 
@@ -106,6 +107,41 @@ def test_ctrl_c_stops_workers_and_propagates(method: str) -> None:
     assert float(seconds) < 1.0
     pids = [int(p) for p in lines[2].split()]
     assert pt.gone(pids)
+
+
+def test_ctrl_c_in_a_group_stops_workers_and_propagates(tmp_path: Path) -> None:
+    """SIGINT in a group body on the pool: KeyboardInterrupt within a second, no worker left."""
+    child = _child(
+        f"""
+        import os, signal, time
+        import pool_tasks as pt
+        from futures_settle import SupervisedPool, TaskGroup
+        pool = SupervisedPool(2)
+        try:
+            with pool, TaskGroup(pool) as tg:
+                for i in range(2):
+                    tg.submit(pt.hang, {str(tmp_path)!r} + f"/m{{i}}")
+                for i in range(2):
+                    pt.wait_for(pt.Path({str(tmp_path)!r}) / f"m{{i}}")
+                print(*pool._worker_pids(ever=True), flush=True)
+                start = time.monotonic()
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(30)
+        except KeyboardInterrupt:
+            print("interrupted", round(time.monotonic() - start, 3), flush=True)
+            print(*pool._worker_pids(ever=True), flush=True)
+        """
+    )
+    try:
+        out, err = child.communicate(timeout=T)
+    finally:
+        child.kill()
+    lines = out.splitlines()
+    assert len(lines) == 3, out + err
+    word, seconds = lines[1].split()
+    assert word == "interrupted"
+    assert float(seconds) < 1.0
+    assert pt.gone([int(p) for p in lines[2].split()])
 
 
 @pytest.mark.parametrize("method", ["fork", "spawn"])
