@@ -119,15 +119,37 @@ def wait_for(path: Path, timeout: float = 30.0) -> str:
     return path.read_text()
 
 
-def gone(pids: list[int]) -> bool:
-    """Whether no process of ``pids`` exists any more."""
+def gone(pids: list[int], parents: set[int] | None = None) -> bool:
+    """Whether no process of ``pids`` exists any more (a zombie counts as gone).
+
+    With ``parents``, a live process whose parent is not one of them is a pid
+    reused by another process (pids wrap at 32768 here): a long soak starts
+    thousands of workers on a machine where other suites start processes too.
+    """
     for pid in pids:
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
             continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if fields[0] == "Z":
+            continue
+        if parents is not None and int(fields[1]) not in parents:
+            continue
         return False
     return True
+
+
+def worker_parents() -> set[int]:
+    """The processes a pool's workers of this process have as parent: this one, the forkserver."""
+    import multiprocessing.forkserver as fs
+
+    server = getattr(fs._forkserver, "_forkserver_pid", None)
+    return {os.getpid()} | ({server} if server else set())
 
 
 def steps_until_cancelled(marker: str) -> str:

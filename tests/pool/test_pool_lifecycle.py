@@ -248,4 +248,4 @@ def _soak(
         if thread.is_alive():
             thread.join(T)
         pool.shutdown()
-    assert pt.gone(pool._worker_pids(ever=True))
+    assert pt.gone(pool._worker_pids(ever=True), pt.worker_parents())
