@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import cases, mapping, peers, taskgroup
+from . import pool as supervised
 from .cases import Row
 
 HERE = Path(__file__).resolve().parent
@@ -108,7 +109,7 @@ def run(quick: bool, notes: list[str] | None = None, mapping_only: bool = False)
             print(note, file=sys.stderr)
     if not mapping_only:
         print("running the supervised pool ...", file=sys.stderr, flush=True)
-        rows += pool.run_all(quick, reps)
+        rows += supervised.run_all(quick, reps)
         print("running dask ...", file=sys.stderr, flush=True)
         rows += cases.dask_collect(200 if quick else 10**4, reps)
     return rows
