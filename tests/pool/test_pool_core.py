@@ -37,7 +37,7 @@ def make_pool() -> Iterator[Callable[..., SupervisedPool]]:
     yield make
     for pool in made:
         pool.shutdown(wait=True)
-        assert pt.gone(pool._worker_pids(ever=True))
+        assert pt.gone(pool._worker_pids(ever=True), pt.worker_parents())
 
 
 def _started(pool: SupervisedPool, n: int) -> list[int]:
@@ -217,7 +217,7 @@ class TestTimeouts:
             f = pool.submit(pt.stubborn, str(tmp_path / "m"))
         assert time.monotonic() - start < 0.3 + 0.3 + 5
         assert isinstance(f.exception(0), TaskTimeoutError)
-        assert pt.gone(pool._worker_pids(ever=True))
+        assert pt.gone(pool._worker_pids(ever=True), pt.worker_parents())
 
 
 def _raise_timeout() -> None:
@@ -338,7 +338,7 @@ class TestStop:
         assert all(f.done() for f in [done, *running, *queued])
         assert all(f.cancelled() for f in running)
         assert done.result(0) == 4
-        assert pt.gone(pool._worker_pids(ever=True))
+        assert pt.gone(pool._worker_pids(ever=True), pt.worker_parents())
         with pytest.raises(RuntimeError, match="^cannot schedule new futures after shutdown$"):
             pool.submit(pow, 1, 1)
 

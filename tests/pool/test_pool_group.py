@@ -36,7 +36,7 @@ def test_group_deadline_stops_hung_tasks(tmp_path: Path) -> None:
         assert soft.cancelled()
         assert pt.wait_for(tmp_path / "fin") == "ran"  # its finally ran in the worker
         assert pool.submit(pow, 2, 3).result(T) == 8  # the pool replaced the killed worker
-    assert pt.gone(pool._worker_pids(ever=True))
+    assert pt.gone(pool._worker_pids(ever=True), pt.worker_parents())
 
 
 def test_failure_cancels_running_siblings(tmp_path: Path) -> None:
@@ -57,7 +57,7 @@ def test_failure_cancels_running_siblings(tmp_path: Path) -> None:
         assert time.monotonic() - start < T
         assert [str(e) for e in info.value.exceptions] == ["boom"]
         assert sibling.cancelled()
-    assert pt.gone(pool._worker_pids(ever=True))
+    assert pt.gone(pool._worker_pids(ever=True), pt.worker_parents())
 
 
 def test_cancel_stops_running_tasks(tmp_path: Path) -> None:
@@ -69,7 +69,7 @@ def test_cancel_stops_running_tasks(tmp_path: Path) -> None:
             tg.cancel()
         assert running.cancelled()
         assert [type(r.reason) for r in tg.result()] == [CancelledError]
-    assert pt.gone(pool._worker_pids(ever=True))
+    assert pt.gone(pool._worker_pids(ever=True), pt.worker_parents())
 
 
 def test_check_cancelled_works_in_its_tasks(tmp_path: Path) -> None:
@@ -85,4 +85,4 @@ def test_check_cancelled_works_in_its_tasks(tmp_path: Path) -> None:
         with TaskGroup(pool) as tg:  # not cancelled: it does not raise
             ok = [tg.submit(pt.check_once, i) for i in range(3)]
         assert [f.result() for f in ok] == [0, 1, 2]
-    assert pt.gone(pool._worker_pids(ever=True))
+    assert pt.gone(pool._worker_pids(ever=True), pt.worker_parents())

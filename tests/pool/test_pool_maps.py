@@ -44,7 +44,7 @@ def test_automatic_chunks_give_every_item_its_record(method: str) -> None:
     with SupervisedPool(2, mp_context=ctx, task_timeout=0.5, grace=0.5) as pool:
         records = list(map_settled(pt.item, range(300), executor=pool, timeout=60))
     _check(records, 300)
-    assert pt.gone(pool._worker_pids(ever=True))
+    assert pt.gone(pool._worker_pids(ever=True), pt.worker_parents())
 
 
 @pytest.mark.parametrize("chunksize", [1, 7, 50])
@@ -55,7 +55,7 @@ def test_given_chunksize(chunksize: int) -> None:
             map_settled(pt.item, range(60), executor=pool, chunksize=chunksize, timeout=60)
         )
     _check(records, 60)
-    assert pt.gone(pool._worker_pids(ever=True))
+    assert pt.gone(pool._worker_pids(ever=True), pt.worker_parents())
 
 
 def test_items_before_the_killer_are_not_run_again(tmp_path: Path) -> None:
@@ -77,7 +77,7 @@ def test_map_all_raises_the_first_failure() -> None:
     """map_all on the pool raises the killed item's WorkerDiedError."""
     with SupervisedPool(2) as pool, pytest.raises(WorkerDiedError):
         list(map_all(pt.item, range(20), executor=pool, timeout=60))
-    assert pt.gone(pool._worker_pids(ever=True))
+    assert pt.gone(pool._worker_pids(ever=True), pt.worker_parents())
 
 
 def test_task_timeout_is_per_item_in_chunks() -> None:
@@ -94,7 +94,7 @@ def test_max_tasks_per_worker_counts_items() -> None:
     with SupervisedPool(2, max_tasks_per_worker=5) as pool:
         pids = list(map_all(pt.pid_of, range(40), executor=pool, chunksize=20))
     assert max(pids.count(p) for p in set(pids)) <= 5
-    assert pt.gone(pool._worker_pids(ever=True))
+    assert pt.gone(pool._worker_pids(ever=True), pt.worker_parents())
 
 
 def test_leaving_a_map_early_stops_its_running_items() -> None:
@@ -105,7 +105,7 @@ def test_leaving_a_map_early_stops_its_running_items() -> None:
             assert record.index == 0  # the first chunk's: a chunk's records come when it ends
             break
     assert time.monotonic() - start < 20
-    assert pt.gone(pool._worker_pids(ever=True))
+    assert pt.gone(pool._worker_pids(ever=True), pt.worker_parents())
 
 
 def test_system_exit_in_an_item_is_its_outcome() -> None:
