@@ -73,8 +73,8 @@ class Feeding:
                 return  # it waits until the worker is idle: a send never blocks this thread
             queue.popleft()
             seg.seq_base = h.next_seq
-            message = w_.run_message(job.id, seg.offset, seg.seq_base, job.kind)
-            if not (h.send(message) and h.send(seg.blob)):
+            messages = w_.run_message(job.id, seg.offset, seg.seq_base, job.kind, seg.blob)
+            if not all(h.send(m) for m in messages):
                 queue.appendleft(seg)
                 h.eof = True
                 return

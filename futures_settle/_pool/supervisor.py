@@ -173,7 +173,7 @@ class Supervisor(Feeding):
         try:
             while conn.poll():
                 message = loads(conn.recv_bytes())
-                if message[0] == w_.RESULTS:
+                if message[0] == w_.RESULTS and len(message) == 5:
                     message += (conn.recv_bytes(),)
                 self._message(h, message)
         except (EOFError, OSError):

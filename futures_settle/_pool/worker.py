@@ -63,6 +63,7 @@ READY, INIT_FAILED, RESULTS, SKIPPED, RETIRE = 0, 1, 2, 3, 4
 # carries the error that fails the segment's items from an offset on, or None: not run.
 VALUE, RAISED, STOPPED = 0, 1, 2
 
+INLINE = 65536  # bytes: a pickled payload up to this size travels inside its header
 FLUSH = 0.002  # most seconds a chunk's finished items wait before they travel
 _WATCH = 0.25  # how often the watchdog thread looks for its parent
 
@@ -80,9 +81,13 @@ _dumps = dumps
 EXIT_MESSAGE = dumps((EXIT,))
 
 
-def run_message(job: int, offset: int, seq_base: int, kind: int) -> bytes | memoryview:
-    """The header of a segment; its pickled ``(fn, items)`` follows as the next message."""
-    return dumps((RUN, job, offset, seq_base, kind))
+def run_message(
+    job: int, offset: int, seq_base: int, kind: int, blob: bytes | memoryview
+) -> list[bytes | memoryview]:
+    """The messages of a segment: one, or a header and its pickled ``(fn, items)`` if large."""
+    if len(blob) <= INLINE:
+        return [dumps((RUN, job, offset, seq_base, kind, bytes(blob)))]
+    return [dumps((RUN, job, offset, seq_base, kind)), blob]
 
 
 def cancel_message(job: int) -> bytes | memoryview:
@@ -160,8 +165,11 @@ def _send_outcomes(
         for i, outcome in odd.items():
             odd[i] = _picklable(outcome)
         blob = _dumps((values, odd))
-    conn.send_bytes(_dumps((RESULTS, job, offset, len(values), seconds)))
-    conn.send_bytes(blob)
+    if len(blob) <= INLINE:  # one message: one read for the parent, not two
+        conn.send_bytes(_dumps((RESULTS, job, offset, len(values), seconds, bytes(blob))))
+    else:
+        conn.send_bytes(_dumps((RESULTS, job, offset, len(values), seconds)))
+        conn.send_bytes(blob)
 
 
 def _picklable(outcome: tuple[int, Any]) -> tuple[int, Any]:
@@ -270,7 +278,7 @@ def _run_segment(
 
 def _receive(conn: Any) -> tuple[Any, ...]:
     message: tuple[Any, ...] = loads(conn.recv_bytes())
-    if message[0] == RUN:
+    if message[0] == RUN and len(message) == 5:
         message += (conn.recv_bytes(),)
     return message
 
