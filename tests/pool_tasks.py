@@ -155,7 +155,10 @@ def worker_parents() -> set[int]:
 def steps_until_cancelled(marker: str) -> str:
     """Mark that it started, then call check_cancelled() in a loop until the group cancels.
 
-    The pool's soft stop is swallowed (once), so that check_cancelled() is what ends it.
+    The group's cancel comes twice: the flag check_cancelled() reads, and the
+    pool's soft stop (the future is cancelled), which may land anywhere in
+    the loop. It keeps going until it has seen both, then says whether
+    check_cancelled() raised: after both, nothing can interrupt the write.
     """
     from concurrent.futures import CancelledError
 
@@ -163,17 +166,19 @@ def steps_until_cancelled(marker: str) -> str:
 
     _write(marker, str(os.getpid()))
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    raised = stopped = False
+    while not (raised and stopped) and time.monotonic() < deadline:
         try:
-            check_cancelled()
-        except CancelledError:
-            _write(marker + ".how", "check_cancelled")
-            raise
-        try:
-            time.sleep(0.005)
-        except BaseException:  # the pool's soft stop
-            pass
-    return "never cancelled"
+            try:
+                if not raised:
+                    check_cancelled()
+                time.sleep(0.005)
+            except CancelledError:
+                raised = True
+        except BaseException:  # the pool's soft stop, wherever it lands (even above)
+            stopped = True
+    _write(marker + ".how", "check_cancelled" if raised else "never raised")
+    raise CancelledError
 
 
 def check_once(x: int) -> int:

@@ -316,14 +316,21 @@ class Supervisor(Feeding):
         for h in self.workers:
             for seg in h.segments:
                 if seg.job.future is future:
+                    # Segments it has not begun skip the job (it reads the pipe
+                    # between segments); the item running, or the next one of
+                    # this segment if it is between two, is stopped.
                     h.send(w_.cancel_message(seg.job.id))
+                    if h.stopping is not None:
+                        break
+                    mine = range(seg.seq_base + 1, seg.seq_base + seg.count + 1)
                     seq = h.running()
-                    if seq and seg.seq_base < seq <= seg.seq_base + seg.count:
-                        if h.stopping is None:
-                            h.stop(seq, "cancel", self.grace)
-                    elif not seq:
-                        first = seg.seq_base + seg.done + 1
-                        h.slot[w_.STOP] = first  # if it starts now, it stops at once
+                    if seq and seq in mine:
+                        h.stop(seq, "cancel", self.grace)
+                    elif not seq and h.slot[w_.STARTED] + 1 in mine:
+                        nxt = h.slot[w_.STARTED] + 1
+                        h.slot[w_.STOP] = nxt  # it stops at once if it starts now
+                        if h.slot[w_.STARTED] == nxt:  # it started meanwhile: maybe past the check
+                            h.stop(nxt, "cancel", self.grace)
                     break
 
     def _jobs(self) -> list[Job]:
