@@ -95,10 +95,10 @@ class Supervisor(Feeding):
             self._break(exc)
         finally:
             self.on_exit(self)
-            self.wake_r.close()
             with self.lock:
-                self.woken = True  # wake() is a no-op from now on
+                self.woken = True  # wake() is a no-op from now on: then the pipe goes
                 self.wake_w.close()
+            self.wake_r.close()
 
     def _spawn(self) -> Handle:
         o = self.options
