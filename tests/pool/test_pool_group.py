@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from futures_settle import SettleTimeoutError, SupervisedPool, TaskGroup
+from futures_settle import SettleTimeoutError, SupervisedPool, TaskGroup, wait_all
 
 import pool_tasks as pt
 
@@ -19,19 +19,22 @@ T = 30
 def test_group_deadline_stops_hung_tasks(tmp_path: Path) -> None:
     """with TaskGroup(pool, timeout=T) ends within T + grace (and a little) whatever tasks do."""
     with SupervisedPool(2, grace=0.3) as pool:
+        wait_all([pool.submit(pt.sleep_for, 0.2) for _ in range(2)], timeout=T)  # workers up
         start = time.monotonic()
         futures: list[Any] = []
 
         def body() -> None:
-            with TaskGroup(pool, timeout=0.5) as tg:
+            with TaskGroup(pool, timeout=1.0) as tg:
                 futures.append(tg.submit(pt.stubborn, str(tmp_path / "a")))  # swallows the stop
                 futures.append(tg.submit(pt.hang, str(tmp_path / "b"), str(tmp_path / "fin")))
+                pt.wait_for(tmp_path / "a")  # both running before the deadline
+                pt.wait_for(tmp_path / "b")
 
         with pytest.raises(SettleTimeoutError):
             body()
         hung, soft = futures
         elapsed = time.monotonic() - start
-        assert elapsed < 0.5 + 0.3 + 3
+        assert elapsed < 1.0 + 0.3 + 3
         assert hung.cancelled()
         assert soft.cancelled()
         assert pt.wait_for(tmp_path / "fin") == "ran"  # its finally ran in the worker
