@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import cases, mapping, peers, registration, retrying, taskgroup
+from . import pool as supervised
 from .cases import Row
 
 HERE = Path(__file__).resolve().parent
@@ -113,6 +114,8 @@ def run(quick: bool, notes: list[str] | None = None, mapping_only: bool = False)
         for note in peer_notes:
             print(note, file=sys.stderr)
     if not mapping_only:
+        print("running the supervised pool ...", file=sys.stderr, flush=True)
+        rows += supervised.run_all(quick, reps)
         print("running dask ...", file=sys.stderr, flush=True)
         rows += cases.dask_collect(200 if quick else 10**4, reps)
     return rows

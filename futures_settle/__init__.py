@@ -8,6 +8,8 @@
 ['fulfilled', 'fulfilled', 'rejected']
 """
 
+import typing
+
 from ._core.deadline import remaining as remaining
 from ._errors import SettleTimeoutError as SettleTimeoutError
 from ._group.cancelflag import check_cancelled as check_cancelled
@@ -32,7 +34,10 @@ __all__ = (
     "Retry",
     "SettleTimeoutError",
     "Settled",
+    "SupervisedPool",
     "TaskGroup",
+    "TaskTimeoutError",
+    "WorkerDiedError",
     "as_settled",
     "check_cancelled",
     "map_all",
@@ -44,8 +49,41 @@ __all__ = (
     "wait_settled",
 )
 
+# The supervised pool's names load on first use (PEP 562): they import
+# multiprocessing and concurrent.futures.process, which a plain
+# ``import futures_settle`` does not pay for.
+_LAZY = {
+    "SupervisedPool": "._pool.pool",
+    "TaskTimeoutError": "._pool.errors",
+    "WorkerDiedError": "._pool.errors",
+}
+if typing.TYPE_CHECKING:
+    from ._pool.errors import TaskTimeoutError as TaskTimeoutError
+    from ._pool.errors import WorkerDiedError as WorkerDiedError
+    from ._pool.pool import SupervisedPool as SupervisedPool
+
+
+def __getattr__(name: str) -> typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    for other, where in _LAZY.items():  # all three at once: the pool imports the errors
+        obj = getattr(import_module(where, __name__), other)
+        obj.__module__ = __name__
+        globals()[other] = obj
+    return globals()[name]
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
 # Reprs, tracebacks and documentation show the public path.
 for _name in __all__:
+    if _name in _LAZY:
+        continue
     _obj = globals()[_name]
     if getattr(_obj, "__module__", "").startswith("futures_settle."):
         _obj.__module__ = __name__

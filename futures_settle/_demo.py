@@ -115,3 +115,20 @@ def main() -> int:
         else:
             demo("loky", loky.get_reusable_executor(max_workers=2), manager.Event)
     return 0
+
+
+def crunch(x: int) -> int:
+    """The README's batch item: 13 kills its worker (as the OOM killer would), 17 hangs.
+
+    It lives here, in a module importable by name, so that workers started
+    by spawn or forkserver find it.
+    """
+    import os
+    import signal
+    import time
+
+    if x == 13:
+        os.kill(os.getpid(), signal.SIGKILL)
+    if x == 17:
+        time.sleep(3600)
+    return x * x

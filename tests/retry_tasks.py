@@ -47,3 +47,21 @@ def folder_of(tmp_path: Path) -> str:
     path = tmp_path / "runs"
     path.mkdir(exist_ok=True)
     return str(path)
+
+
+def die_first(x: int, folder: str, bad: frozenset[int] = frozenset()) -> int:
+    """``x * 10``; an item in ``bad`` kills its own worker (SIGKILL) on its first run."""
+    import signal
+
+    if _mark(folder, x) == 1 and x in bad:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return x * 10
+
+
+def hang_first(x: int, folder: str, bad: frozenset[int] = frozenset()) -> int:
+    """``x * 10``; an item in ``bad`` sleeps far past any test's task_timeout on its first run."""
+    import time
+
+    if _mark(folder, x) == 1 and x in bad:
+        time.sleep(60)
+    return x * 10

@@ -25,6 +25,9 @@ def test_quick_run_writes_table_and_plot(
     assert "| peers, tiny: processes | 2,000 | map_settled(chunksize=256) |" in results
     assert "| Pool.imap(chunksize=256) |" in results
     assert "| peers, medium: threads | 20 | map_settled() |" in results
+    assert "| pool: submit+wait_all | 500 | SupervisedPool |" in results
+    assert "| pool: faulty batch | 200 | SupervisedPool+map_settled |" in results
+    assert "| pool: replacement (spawn) | 2 | median |" in results
     assert (tmp_path / "results.png").stat().st_size > 10_000
 
 

@@ -87,3 +87,16 @@ def check(fi: Future[int], fs: Future[str]) -> None:
     with TaskGroup(pool) as group:
         group.submit(len, 3)  # type: ignore[arg-type]
         group.submit(len, "a", "b")  # type: ignore[call-arg]
+
+
+def check_supervised_pool() -> None:
+    from futures_settle import SupervisedPool, TaskTimeoutError, WorkerDiedError
+
+    with SupervisedPool(2, task_timeout=1.0, grace=0.5) as pool:
+        assert_type(pool.submit(pow, 2, 3), Future[int])
+        assert_type(pool.submit(str.upper, "a"), Future[str])
+    err = WorkerDiedError(1, -9)
+    assert_type(err.pid, int)
+    assert_type(err.exitcode, int | None)
+    assert_type(TaskTimeoutError(1.0, 2).timeout, float)
+    SupervisedPool(task_timeout="1")  # type: ignore[arg-type]

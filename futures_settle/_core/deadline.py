@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-__all__ = ["Deadline", "current", "nearer", "remaining", "run_within", "within"]
+__all__ = ["Deadline", "UnderDeadline", "current", "nearer", "remaining", "run_within", "within"]
 
 T = TypeVar("T")
 
@@ -101,6 +101,26 @@ def run_within(
     """``fn(*args, **kwargs)`` under ``deadline``: what a task wrapper calls in the worker."""
     with within(deadline):
         return fn(*args, **kwargs)
+
+
+class UnderDeadline:
+    """``fn`` that runs under ``deadline`` when called: a function for each item of a chunk.
+
+    Picklable (by value, with the deadline crossing as wall-clock time) where ``fn`` is.
+    """
+
+    __slots__ = ("deadline", "fn")
+
+    def __init__(self, deadline: Deadline | None, fn: Callable[..., Any]) -> None:
+        self.deadline = deadline
+        self.fn = fn
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with within(self.deadline):
+            return self.fn(*args, **kwargs)
+
+    def __reduce__(self) -> tuple[type[UnderDeadline], tuple[Any, ...]]:
+        return (UnderDeadline, (self.deadline, self.fn))
 
 
 def remaining() -> float | None:

@@ -123,6 +123,8 @@ def is_process_based(executor: object) -> bool:
         return True
     if pebble_pool(executor) == "process":
         return True
+    if getattr(type(executor), "_settle_process_based", False) is True:  # SupervisedPool
+        return True
     module = type(executor).__module__ or ""
     return module.partition(".")[0] in _PROCESS_MODULES or module.startswith(
         "joblib.externals.loky."

@@ -7,7 +7,7 @@ from concurrent.futures import Executor
 from typing import Any, TypeVar
 
 from .._core.deadline import Deadline
-from .._core.engines import cancel_quietly, submitter_of
+from .._core.engines import cancel_quietly
 from .._core.hub import STREAM, Waiter
 from .._core.inputs import check_flag
 from .._errors import SettleTimeoutError, as_seconds, reraise
@@ -18,7 +18,7 @@ from .args import check as _check
 from .batches import drain, next_batch, results, take_records, take_values, timed_out
 from .chunking import Plan
 from .progress import Hook, notify_progress
-from .submit import pull, submit_unit
+from .submit import Target, pull, submit_unit
 
 __all__ = ["map_all", "map_settled"]
 
@@ -60,14 +60,14 @@ def _map(
     input_error: Exception | None = None
     cancel_on_exit = True
     hook = None if progress is None else Hook(progress)
-    submit = submitter_of(executor)
+    target = Target(executor)
     task_deadline = None if deadline is None else Deadline(deadline)  # what items run under
     retries = None if retry is None else MapRetries(retry, fn, deadline, sizer, chunked, fail_fast)
 
     def again(
         fn: Callable[..., Any], chunk: list[Any], chunked: bool, waiter: Waiter, position: int
     ) -> tuple[Any, bool]:  # a due retry: its item alone, under the map's deadline
-        return submit_unit(name, submit, fn, chunk, chunked, waiter, position, task_deadline)
+        return submit_unit(name, target, fn, chunk, chunked, waiter, position, task_deadline)
 
     try:
         while True:
@@ -100,7 +100,7 @@ def _map(
                     exhausted = True
                     break
                 fut, refused = submit_unit(
-                    name, submit, fn, chunk, chunked, waiter, pulled, task_deadline
+                    name, target, fn, chunk, chunked, waiter, pulled, task_deadline
                 )
                 exhausted = exhausted or refused  # refused, or the input broke: pull no more
                 in_flight[pulled] = (fut, len(chunk))

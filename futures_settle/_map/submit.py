@@ -12,14 +12,27 @@ from concurrent.futures import Future
 from itertools import islice
 from typing import Any
 
-from .._core.deadline import Deadline, run_within
+from .._core.deadline import Deadline, UnderDeadline, run_within
+from .._core.engines import submitter_of
 from .._core.state import looks_like_future
 from .._core.waiter import Waiter, Watch, attach
 from .worker import run_chunk
 
-__all__ = ["pull", "submit_unit"]
+__all__ = ["Target", "pull", "submit_unit"]
 
 _NO_KWARGS: dict[str, Any] = {}  # run_within unpacks it: never changed
+
+
+class Target:
+    """Where a map sends its units: the executor's submit (a pebble pool's ``schedule()``)
+    and, for chunks, a supervised pool's per-item submission, where each item of a chunk
+    gets its own outcome even when one kills its worker."""
+
+    __slots__ = ("per_item", "submit")
+
+    def __init__(self, executor: Any) -> None:
+        self.submit = submitter_of(executor)
+        self.per_item: Callable[..., Any] | None = getattr(executor, "_settle_submit_chunk", None)
 
 
 def pull(args: Iterator[Any], n: int) -> tuple[list[Any], Exception | None]:
@@ -34,7 +47,7 @@ def pull(args: Iterator[Any], n: int) -> tuple[list[Any], Exception | None]:
 
 def submit_unit(
     name: str,
-    submit: Callable[..., Any],
+    target: Target,
     fn: Callable[..., Any],
     chunk: list[Any],
     chunked: bool,
@@ -52,12 +65,16 @@ def submit_unit(
     """
     callback = Watch(waiter, position)
     try:
+        submit = target.submit
         if chunked:
-            fut = (
-                submit(run_chunk, fn, chunk)
-                if deadline is None
-                else submit(run_chunk, fn, chunk, deadline)
-            )
+            if target.per_item is not None:  # each item its own outcome, even a worker's death
+                fut = target.per_item(
+                    fn if deadline is None else UnderDeadline(deadline, fn), chunk
+                )
+            elif deadline is None:
+                fut = submit(run_chunk, fn, chunk)
+            else:
+                fut = submit(run_chunk, fn, chunk, deadline)
         elif deadline is None:
             fut = submit(fn, *chunk[0])
         else:  # the item runs under the map's deadline: remaining() reads it

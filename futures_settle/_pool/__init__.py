@@ -1,6 +1,13 @@
-"""The supervised process pool (``SupervisedPool``): a room for it, empty until it lands.
+"""The supervised process pool (``SupervisedPool``): a bad task costs that task alone.
+
+``pool`` is the Executor users see; ``supervisor`` (with ``feeding``) is the
+parent's thread that owns every worker; ``handle`` is its grip on one worker;
+``jobs`` records what each future is owed; ``worker`` is the loop a child
+process runs; ``errors`` holds ``WorkerDiedError``, ``TaskTimeoutError`` and
+``TaskStopped``.
 
 May import: ``_core`` and the shared leaves. Imported by: the package's
-``__init__``, and by ``_map`` and ``_group`` where they treat its futures
-specially; never by ``_core`` or ``_wait``.
+``__init__`` (lazily: importing the package must not import
+``multiprocessing``); ``_map`` and ``_group`` use the pool only through the
+executor interface (``_map`` asks for ``_settle_submit_chunk`` by name).
 """

@@ -165,6 +165,7 @@ class RetryFuture(Future[Any]):
             self._finish(False, exc)
 
     def _attempt_done(self, attempt: Any) -> None:
+        interrupted = False
         try:
             code, payload = read(attempt)
         except Exception as error:  # an engine that cannot tell: its error is the outcome
@@ -175,10 +176,16 @@ class RetryFuture(Future[Any]):
             if code != OK and not self._stopped and self._runs < self._submitter.policy.attempts:
                 try:
                     again = self._submitter.policy.retries(payload)
-                except Exception as error:
+                except BaseException as error:
+                    # Any error of the rule (SystemExit, Ctrl-C too) is the task's outcome: it
+                    # must not escape into the executor's thread, which would leave this future
+                    # unsettled and its group waiting for ever.
                     if error.__context__ is None and error is not payload:
                         error.__context__ = payload
                     payload, again = error, False
+                    interrupted = isinstance(error, KeyboardInterrupt) and (
+                        threading.current_thread() is threading.main_thread()
+                    )
                 if again:
                     self._errors.append(payload)
                     self._attempt = None  # waiting: cancel() may drop it now
@@ -189,6 +196,8 @@ class RetryFuture(Future[Any]):
             Future.cancel(self)
         else:
             self._finish(code == OK, payload)
+        if interrupted:  # a Ctrl-C that landed in the rule, in the main thread: it goes on
+            raise payload
 
     def _finish(self, ok: bool, payload: Any) -> None:
         self._call = None  # the function and its arguments are not needed any more

@@ -28,6 +28,10 @@ def pool(request: pytest.FixtureRequest) -> Any:
     return request.getfixturevalue("process_pool")
 
 
+class _Stop(BaseException):
+    """A BaseException of the user's own, as a rule might raise."""
+
+
 def _timer_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "futures_settle-retry"]
 
@@ -228,6 +232,22 @@ class TestHostile:
         (record,) = tg.result()
         assert repr(record.reason) == "LookupError('rule broke')"  # type: ignore[union-attr]
         assert isinstance(record.reason.__context__, ValueError)  # type: ignore[union-attr]
+
+    @pytest.mark.parametrize("raised", [SystemExit, _Stop])
+    def test_predicate_that_raises_a_base_exception(
+        self, pool: ThreadPoolExecutor, raised: type[BaseException], tmp_path: Path
+    ) -> None:
+        """on= raising SystemExit or another BaseException in the executor's callback: the task
+        fails with it (the group ends; it hung), nothing escapes into the executor's threads."""
+
+        def broken(exc: BaseException) -> bool:
+            raise raised("rule broke")
+
+        with TaskGroup(pool, mode="settled", timeout=30, retry=Retry(broken)) as tg:
+            tg.submit(retry_tasks.always_fails, 1, folder_of(tmp_path))
+        (record,) = tg.result()
+        assert type(record.reason) is raised  # type: ignore[union-attr]
+        assert str(record.reason) == "rule broke"  # type: ignore[union-attr]
 
     def test_retry_racing_the_deadline(self, thread_pool: ThreadPoolExecutor) -> None:
         """Retries due about at the deadline: every task answered, none runs after."""

@@ -1,0 +1,101 @@
+"""What a supervised pool's futures fail with when a worker, not the task, decides.
+
+``WorkerDiedError`` is a ``BrokenProcessPool`` (so that ``except
+BrokenProcessPool`` written for the stdlib pool still catches it) that
+names the one worker and the one task it cost; ``TaskTimeoutError`` is a
+``TimeoutError`` for a task that ran past ``task_timeout``, distinct from a
+wait's ``SettleTimeoutError`` and from the task's own ``TimeoutError``.
+``TaskStopped`` is what a stopped task sees raised inside it, in its worker.
+
+Importing this module imports ``concurrent.futures.process`` (for the base
+class): the package's ``__init__`` loads it only when a name is asked for.
+"""
+
+from __future__ import annotations
+
+import signal
+from concurrent.futures.process import BrokenProcessPool
+
+__all__ = ["TaskStopped", "TaskTimeoutError", "WorkerDiedError", "describe_exit"]
+
+
+def describe_exit(exitcode: int | None) -> str:
+    """``-9`` -> ``"killed by SIGKILL"``, ``3`` -> ``"exited with code 3"``."""
+    if exitcode is None:
+        return "vanished without an exit code"
+    if exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        return f"killed by {name}"
+    return f"exited with code {exitcode}"
+
+
+class WorkerDiedError(BrokenProcessPool):
+    """The worker process running this task died (a crash, a kill, the OOM killer).
+
+    Only the task the worker was running gets it; the tasks it had not
+    started run in other workers, and the pool replaces the worker.
+
+    Attributes:
+        pid: The dead worker's process id.
+        exitcode: As ``multiprocessing.Process.exitcode``: negative for a
+            signal (``-9`` for ``SIGKILL``), else the exit status.
+
+    Example:
+        >>> err = WorkerDiedError(4242, -9)
+        >>> str(err), err.pid, err.exitcode
+        ('worker 4242 died running the task: killed by SIGKILL', 4242, -9)
+    """
+
+    def __init__(self, pid: int, exitcode: int | None) -> None:
+        super().__init__(f"worker {pid} died running the task: {describe_exit(exitcode)}")
+        self.pid = pid
+        self.exitcode = exitcode
+
+    def __reduce__(self) -> tuple[type[WorkerDiedError], tuple[int, int | None]]:
+        return type(self), (self.pid, self.exitcode)
+
+
+class TaskTimeoutError(TimeoutError):
+    """The task ran past the pool's ``task_timeout`` and was stopped.
+
+    Stopped softly first (``TaskStopped`` raised inside it, so that its
+    ``finally`` blocks run), its worker killed if it had not returned
+    ``grace`` seconds later. Not a ``SettleTimeoutError``: that is a wait's
+    own deadline.
+
+    Attributes:
+        timeout: The limit, in seconds.
+        pid: The worker that ran the task.
+        killed: Whether the worker had to be killed (the soft stop did not
+            end the task within ``grace``).
+
+    Example:
+        >>> err = TaskTimeoutError(0.5, 4242)
+        >>> str(err), err.timeout, err.pid
+        ('the task ran past its task_timeout of 0.5 s in worker 4242 and was stopped', 0.5, 4242)
+    """
+
+    def __init__(self, timeout: float, pid: int, killed: bool = False) -> None:
+        how = "killed with its worker" if killed else "stopped"
+        super().__init__(
+            f"the task ran past its task_timeout of {timeout:g} s in worker {pid} and was {how}"
+        )
+        self.timeout = timeout
+        self.pid = pid
+        self.killed = killed
+
+    def __reduce__(self) -> tuple[type[TaskTimeoutError], tuple[float, int, bool]]:
+        return type(self), (self.timeout, self.pid, self.killed)
+
+
+class TaskStopped(BaseException):
+    """Raised inside a task that its supervised pool stops (past its limit, or cancelled).
+
+    A ``BaseException``, as ``KeyboardInterrupt``: an ``except Exception``
+    in the task does not swallow it, and its ``finally`` blocks run. The
+    task's future never sees it: it fails with ``TaskTimeoutError`` or is
+    cancelled.
+    """

@@ -1,0 +1,125 @@
+"""The parent's handle on one worker process: start it, feed it, stop it, read its slot.
+
+The handle holds the worker's end of nothing: its process, the parent's end
+of the worker's pipe, the shared slot where the worker acknowledges what it
+starts, and the segments sent to it in order. Only the supervisor thread
+uses a handle.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections import deque
+from typing import Any
+
+from . import worker
+from .jobs import Segment
+
+__all__ = ["DEPTH", "QUEUED", "Handle"]
+
+DEPTH = 8  # most segments sent to a worker at once: one running, the rest in its pipe
+QUEUED = 49152  # bytes: the segments waiting in a worker's pipe fit its buffer (64 KiB)
+_SOFT = getattr(signal, "SIGUSR1", None)
+
+
+class Handle:
+    """One worker: its process, pipe and slot, and the segments it holds."""
+
+    __slots__ = (
+        "conn",
+        "eof",
+        "exiting",
+        "items",
+        "next_seq",
+        "pid",
+        "proc",
+        "ready",
+        "retiring",
+        "segments",
+        "slot",
+        "stopping",
+    )
+
+    def __init__(
+        self, ctx: Any, initializer: Any, initargs: tuple[Any, ...], memory: Any, timed: bool
+    ) -> None:
+        parent, child = ctx.Pipe()
+        self.slot = ctx.RawArray("q", worker.SLOT_SIZE)
+        self.proc = ctx.Process(
+            target=worker.main,
+            args=(child, self.slot, initializer, initargs, memory, os.getpid(), timed),
+            name="SupervisedPool-worker",
+        )
+        try:
+            self.proc.start()
+        finally:
+            child.close()  # the worker's end lives in the worker only: its death is our EOF
+        self.conn = parent
+        self.pid: int = self.proc.pid
+        self.ready = False
+        self.eof = False  # the pipe said EOF: wait on the sentinel only
+        self.exiting = False  # told to exit (shutdown, or max_tasks_per_worker reached)
+        self.retiring = False  # said it retires (max_memory_per_worker)
+        self.items = 0  # items sent, for max_tasks_per_worker
+        self.next_seq = 0  # the number of the last item sent
+        self.segments: deque[Segment] = deque()
+        self.stopping: list[Any] | None = None  # [seq, "timeout" | "cancel", kill_at]
+
+    def takes_work(self) -> bool:
+        return (
+            self.ready
+            and not (self.exiting or self.retiring or self.eof or self.stopping)
+            and len(self.segments) < DEPTH
+        )
+
+    def send(self, data: Any) -> bool:
+        """Write one message; False if the worker is gone."""
+        try:
+            self.conn.send_bytes(data)
+            return True
+        except OSError:
+            return False
+
+    def running(self) -> int:
+        """The number of the item running now, or 0 (read from the slot)."""
+        slot = self.slot
+        started = slot[worker.STARTED]
+        return started if started != slot[worker.FINISHED] and started > self.answered() else 0
+
+    def answered(self) -> int:
+        """The number of the last item whose outcome came back (or was given up)."""
+        if self.segments:
+            head = self.segments[0]
+            return head.seq_base + head.done
+        return self.next_seq
+
+    def started_at(self) -> float:
+        return float(self.slot[worker.START_NS]) / 1e9
+
+    def stop(self, seq: int, reason: str, grace: float) -> None:
+        """Ask item ``seq`` to stop (``TaskStopped`` raised in it); killed after ``grace``."""
+        self.slot[worker.STOP] = seq
+        self.stopping = [seq, reason, time.monotonic() + grace]
+        if _SOFT is None:
+            self.kill()
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, _SOFT)
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(self.pid, getattr(signal, "SIGKILL", signal.SIGTERM))
+
+    def reap(self, timeout: float = 5.0) -> int | None:
+        """Wait for the process to end (killed past ``timeout``); its exit code."""
+        self.proc.join(timeout)
+        if self.proc.exitcode is None:
+            self.kill()
+            self.proc.join()
+        code: int | None = self.proc.exitcode
+        self.conn.close()
+        self.proc.close()
+        return code

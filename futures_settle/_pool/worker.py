@@ -1,0 +1,339 @@
+"""The loop a ``SupervisedPool`` worker process runs, and the messages it speaks.
+
+Each worker has a duplex pipe of its own and a small shared array, its
+*slot* (no lock: one writer per field). Before it runs an item it writes
+the item's sequence number and start time in the slot, and after it the
+number again in ``FINISHED``: that is the acknowledgement. The parent reads
+the slot when it needs to (the nearest deadline, or the worker's death), so
+that an acknowledgement costs two stores, not a message, and a worker killed
+at any instant, even halfway through a message, leaves nothing locked.
+
+Results go back over the pipe per item for a plain task and in small
+batches for a chunk (at least every ``FLUSH`` seconds). A stop is
+``SIGUSR1`` with the item's number in ``STOP``: the handler raises
+``TaskStopped`` inside that item only, never in the loop's own code.
+
+The worker ignores ``SIGINT`` (a Ctrl-C in a terminal reaches the whole
+process group: the parent decides), dies with its parent
+(``PR_SET_PDEATHSIG`` on Linux, and a thread that watches its parent and the
+pool's process everywhere, four times a second) and reports its
+initializer's failure before it exits.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from multiprocessing.reduction import ForkingPickler
+from pickle import loads
+from time import monotonic_ns, perf_counter
+from traceback import format_exception
+from typing import Any
+
+from .errors import TaskStopped
+
+__all__ = [
+    "EXIT_MESSAGE",
+    "FINISHED",
+    "SLOT_SIZE",
+    "STARTED",
+    "START_NS",
+    "STOP",
+    "cancel_message",
+    "dumps",
+    "main",
+    "rss_bytes",
+    "run_message",
+]
+
+# The slot's fields.
+STARTED, START_NS, STOP, FINISHED = 0, 1, 2, 3
+SLOT_SIZE = 4
+
+# Parent -> worker.
+RUN, CANCEL, EXIT = 0, 1, 2
+# Worker -> parent.
+READY, INIT_FAILED, RESULTS, SKIPPED, RETIRE = 0, 1, 2, 3, 4
+# An item's outcome: (VALUE, value), (RAISED, (exc, text)), (STOPPED, None). SKIPPED
+# carries the error that fails the segment's items from an offset on, or None: not run.
+VALUE, RAISED, STOPPED = 0, 1, 2
+
+INLINE = 65536  # bytes: a pickled payload up to this size travels inside its header
+FLUSH = 0.002  # most seconds a chunk's finished items wait before they travel
+_WATCH = 0.25  # how often the watchdog thread looks for its parent
+
+_running = 0  # the sequence number of the item running now, 0 between items
+_slot: Any = None
+_timed = False  # the pool has a task_timeout: each item's start time goes in the slot
+
+
+def dumps(obj: object) -> bytes | memoryview:
+    """Pickled as ``multiprocessing`` pickles what it sends."""
+    return ForkingPickler.dumps(obj)
+
+
+_dumps = dumps
+EXIT_MESSAGE = dumps((EXIT,))
+
+
+def run_message(
+    job: int, offset: int, seq_base: int, kind: int, blob: bytes | memoryview
+) -> list[bytes | memoryview]:
+    """The messages of a segment: one, or a header and its pickled ``(fn, items)`` if large."""
+    if len(blob) <= INLINE:
+        return [dumps((RUN, job, offset, seq_base, kind, bytes(blob)))]
+    return [dumps((RUN, job, offset, seq_base, kind)), blob]
+
+
+def cancel_message(job: int) -> bytes | memoryview:
+    return dumps((CANCEL, job))
+
+
+def _on_stop(signum: int, frame: object) -> None:
+    global _running
+    if _running and _running == _slot[STOP]:
+        _running = 0  # one stop per item: the task's own handlers see no second one
+        raise TaskStopped(f"stopped by its supervised pool (signal {signum})")
+
+
+def rss_bytes() -> int:
+    """This process's resident memory, in bytes (its peak where /proc is missing)."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak if sys.platform == "darwin" else peak * 1024
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        pass
+    return True
+
+
+def _die_with_parent(pool_pid: int) -> None:
+    parent = os.getppid()  # the pool's process, or the forkserver
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        # A forkserver outlives the pool's process while its children hold
+        # its alive pipe (each gets a copy): the pool's pid is watched too.
+        while os.getppid() == parent and _alive(pool_pid):
+            time.sleep(_WATCH)
+        os._exit(70)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _send_outcomes(
+    conn: Any, job: int, offset: int, values: list[Any], odd: dict[int, Any], seconds: float
+) -> None:
+    """Send a batch: the values (None where an item did not return) and the other outcomes.
+
+    Pickled twice: the parent reads which items these are even when it
+    cannot unpickle the outcomes (a class it cannot import).
+    """
+    try:
+        blob = _dumps((values, odd))
+    except BaseException:
+        # One of them does not pickle: each on its own, the bad ones replaced.
+        for i, value in enumerate(values):
+            if i not in odd:
+                outcome = _picklable((VALUE, value))
+                if outcome[0] != VALUE:
+                    values[i] = None
+                    odd[i] = outcome
+        for i, outcome in odd.items():
+            odd[i] = _picklable(outcome)
+        blob = _dumps((values, odd))
+    if len(blob) <= INLINE:  # one message: one read for the parent, not two
+        conn.send_bytes(_dumps((RESULTS, job, offset, len(values), seconds, bytes(blob))))
+    else:
+        conn.send_bytes(_dumps((RESULTS, job, offset, len(values), seconds)))
+        conn.send_bytes(blob)
+
+
+def _picklable(outcome: tuple[int, Any]) -> tuple[int, Any]:
+    try:
+        _dumps(outcome)
+        return outcome
+    except BaseException as exc:
+        if outcome[0] == RAISED:
+            raised = outcome[1][0]
+            err: BaseException = RuntimeError(
+                f"the task raised {raised!r}, which could not be pickled: {exc!r}"
+            )
+            return (RAISED, (err, outcome[1][1]))
+        try:
+            exc.add_note("while sending the task's result to the parent process")
+            text = "".join(format_exception(exc))
+            _dumps(exc)
+            err = exc
+        except BaseException:
+            err = RuntimeError(f"the task's result could not be pickled: {exc!r}")
+            text = ""
+        return (RAISED, (err, text))
+
+
+def _run_segment(
+    conn: Any, job: int, offset: int, seq_base: int, kind: int, blob: bytes, max_memory: int | None
+) -> bool:
+    """Run one segment's items; whether the worker must retire after it."""
+    slot = _slot
+    try:
+        fn, items = loads(blob)
+    except BaseException as exc:  # e.g. a function the worker cannot import
+        text = "".join(format_exception(exc))
+        try:
+            error = bytes(_dumps((exc, text)))
+        except BaseException:
+            error = bytes(_dumps((RuntimeError(repr(exc)), text)))
+        conn.send_bytes(_dumps((SKIPPED, job, offset, error)))  # every item fails with it
+        return False
+    global _running
+    values: list[Any] = []
+    append = values.append
+    odd: dict[int, Any] = {}
+    first = offset
+    start = last = checked = perf_counter()
+    since, every = 0, 1
+    n = len(items)
+    single = kind == 0
+    args: Any = ()
+    kwargs: dict[str, Any] = {}
+    timed = _timed
+    for i in range(n):
+        seq = seq_base + i + 1
+        if timed:  # read by the parent for the item's deadline
+            slot[START_NS] = monotonic_ns()
+        slot[STARTED] = seq
+        if single:
+            args, kwargs = items[i]
+        else:
+            args = items[i]
+        stopped = False
+        # The stop signal raises only while _running is set, inside the
+        # outer try: never in this loop's own code, never twice an item.
+        try:
+            if slot[STOP] == seq:  # cancelled before it started
+                raise TaskStopped
+            _running = seq
+            try:
+                value = fn(*args, **kwargs) if single else fn(*args)
+            finally:
+                _running = 0
+        except TaskStopped:
+            stopped = True
+            odd[len(values)] = (STOPPED, None)
+            append(None)
+        except BaseException as exc:  # one task, one outcome: SystemExit too
+            odd[len(values)] = (RAISED, (exc, "".join(format_exception(exc))))
+            append(None)
+        else:
+            append(value)
+            del value
+        slot[FINISHED] = seq
+        retire = max_memory is not None and rss_bytes() > max_memory
+        since += 1
+        if not (stopped or retire or i == n - 1 or since >= every):
+            continue
+        # The clock is read after each item, or every eighth while items
+        # take under 20 µs: a result waits at most FLUSH, or eight tiny items.
+        now = perf_counter()
+        every = 8 if now - checked < 20e-6 * since else 1
+        since, checked = 0, now
+        if stopped or retire or i == n - 1 or now - last >= FLUSH:
+            _send_outcomes(conn, job, first, values, odd, now - start)
+            first = offset + i + 1
+            values, odd = [], {}
+            append = values.append
+            start = last = now
+            if (stopped or retire) and i < n - 1:
+                conn.send_bytes(_dumps((SKIPPED, job, first, None)))
+            if retire:
+                return True
+            if stopped:
+                return False
+    return False
+
+
+def _receive(conn: Any) -> tuple[Any, ...]:
+    message: tuple[Any, ...] = loads(conn.recv_bytes())
+    if message[0] == RUN and len(message) == 5:
+        message += (conn.recv_bytes(),)
+    return message
+
+
+def main(
+    conn: Any,
+    slot: Any,
+    initializer: Callable[..., object] | None,
+    initargs: tuple[Any, ...],
+    max_memory: int | None,
+    pool_pid: int,
+    timed: bool,
+) -> None:
+    """The worker process's body: start, then run what the pipe brings until told to exit."""
+    global _slot, _timed
+    _timed = timed
+    _slot = memoryview(slot).cast("B").cast("q")  # faster to index than the ctypes array
+    _die_with_parent(pool_pid)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "SIGUSR1"):
+        signal.signal(signal.SIGUSR1, _on_stop)
+    if initializer is not None:
+        try:
+            initializer(*initargs)
+        except BaseException as exc:
+            text = "".join(format_exception(exc))
+            try:
+                error = bytes(_dumps(exc))
+            except BaseException:
+                error = bytes(_dumps(RuntimeError(repr(exc))))
+            conn.send_bytes(_dumps((INIT_FAILED, error, text)))
+            sys.exit(3)
+    conn.send_bytes(_dumps((READY, os.getpid())))
+    inbox: deque[Any] = deque()
+    cancelled: set[int] = set()
+    try:
+        while True:
+            if not inbox:
+                inbox.append(_receive(conn))
+            while conn.poll():  # cancels that came after the segments they cancel
+                inbox.append(_receive(conn))
+            message = inbox.popleft()
+            tag = message[0]
+            if tag == RUN:
+                _, job, offset, seq_base, kind, blob = message
+                del message
+                if job in cancelled:
+                    conn.send_bytes(_dumps((SKIPPED, job, offset, None)))
+                    continue
+                if _run_segment(conn, job, offset, seq_base, kind, blob, max_memory):
+                    conn.send_bytes(_dumps((RETIRE,)))
+                    return
+            elif tag == CANCEL:
+                cancelled.add(message[1])
+            else:
+                return
+    except (EOFError, OSError):  # the parent closed the pipe or died
+        return

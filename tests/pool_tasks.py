@@ -1,0 +1,194 @@
+"""Tasks for the supervised pool's tests: importable by workers of every start method."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+_HOARD: list[bytes] = []
+
+
+def _write(path: str, text: str) -> None:
+    """Whole or not at all: a reader never sees the file empty."""
+    Path(path + ".tmp").write_text(text)
+    os.replace(path + ".tmp", path)
+
+
+def pid_of(_: Any = None) -> int:
+    return os.getpid()
+
+
+def kill_self(sig: int = signal.SIGKILL) -> None:
+    os.kill(os.getpid(), sig)
+
+
+def exit_with(code: int) -> None:
+    os._exit(code)
+
+
+def sleep_for(seconds: float, value: Any = None) -> Any:
+    time.sleep(seconds)
+    return value
+
+
+def mark(path: str, text: str = "") -> None:
+    with open(path, "a") as f:
+        f.write(text)
+
+
+def started_then_sleep(marker: str, seconds: float, value: Any = None) -> Any:
+    _write(marker, str(os.getpid()))
+    time.sleep(seconds)
+    return value
+
+
+def hang(marker: str, finally_path: str = "") -> None:
+    """Say it started (its pid in ``marker``), then sleep; a ``finally`` writes ``finally_path``."""
+    try:
+        _write(marker, str(os.getpid()))
+        time.sleep(60)
+    finally:
+        if finally_path:
+            _write(finally_path, "ran")
+
+
+def stubborn(marker: str) -> None:
+    """Swallows the soft stop and keeps sleeping: only a kill ends it."""
+    _write(marker, str(os.getpid()))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            time.sleep(60)
+        except BaseException:
+            pass
+
+
+def hoard(megabytes: int) -> int:
+    _HOARD.append(b"x" * (megabytes << 20))  # touched pages: resident
+    return os.getpid()
+
+
+def item(x: int) -> int:
+    """A chunk item: 13 kills its worker, 17 hangs, others return x * x."""
+    if x == 13:
+        os.kill(os.getpid(), signal.SIGKILL)
+    if x == 17:
+        time.sleep(60)
+    return x * x
+
+
+def logged(path: str, x: int) -> int:
+    """Log the run, take 5 ms (longer than a result waits in the worker), die at 13."""
+    with open(path, "a") as f:
+        f.write(f"{x}\n")
+    if x == 13:
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(0.005)
+    return x
+
+
+def fail_init(message: str) -> None:
+    raise ValueError(message)
+
+
+def unpicklable_result() -> Any:
+    return threading.Lock()
+
+
+class BadException(Exception):
+    def __init__(self) -> None:
+        super().__init__("bad")
+        self.lock = threading.Lock()
+
+
+def raise_unpicklable() -> None:
+    raise BadException()
+
+
+def wait_for(path: Path, timeout: float = 30.0) -> str:
+    """The file's text once it exists (a bounded wait: only a hang would cross it)."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} did not appear within {timeout} s")
+        time.sleep(0.005)
+    return path.read_text()
+
+
+def gone(pids: list[int], parents: set[int] | None = None) -> bool:
+    """Whether no process of ``pids`` exists any more (a zombie counts as gone).
+
+    With ``parents``, a live process whose parent is not one of them is a pid
+    reused by another process (pids wrap at 32768 here): a long soak starts
+    thousands of workers on a machine where other suites start processes too.
+    """
+    for pid in pids:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if fields[0] == "Z":
+            continue
+        if parents is not None and int(fields[1]) not in parents:
+            continue
+        return False
+    return True
+
+
+def worker_parents() -> set[int]:
+    """The processes a pool's workers of this process have as parent: this one, the forkserver."""
+    import multiprocessing.forkserver as fs
+
+    server = getattr(fs._forkserver, "_forkserver_pid", None)
+    return {os.getpid()} | ({server} if server else set())
+
+
+def steps_until_cancelled(marker: str) -> str:
+    """Mark that it started, then call check_cancelled() in a loop until the group cancels.
+
+    The group's cancel comes twice: the flag check_cancelled() reads, and the
+    pool's soft stop (the future is cancelled), which may land anywhere in
+    the loop. It keeps going until it has seen both, then says whether
+    check_cancelled() raised: after both, nothing can interrupt the write.
+    """
+    from concurrent.futures import CancelledError
+
+    from futures_settle import check_cancelled
+
+    _write(marker, str(os.getpid()))
+    deadline = time.monotonic() + 60
+    raised = stopped = False
+    while not (raised and stopped) and time.monotonic() < deadline:
+        try:
+            try:
+                if not raised:
+                    check_cancelled()
+                time.sleep(0.005)
+            except CancelledError:
+                raised = True
+        except BaseException:  # the pool's soft stop, wherever it lands (even above)
+            stopped = True
+    _write(marker + ".how", "check_cancelled" if raised else "never raised")
+    raise CancelledError
+
+
+def check_once(x: int) -> int:
+    from futures_settle import check_cancelled
+
+    check_cancelled()
+    return x
+
+
+def exit_at_one(x: int) -> int:
+    if x == 1:
+        raise SystemExit(3)
+    return x
