@@ -246,7 +246,10 @@ class Supervisor(Feeding):
             self._read(h)
         code = h.reap()
         self.workers.remove(h)
-        blamed = h.running()
+        # The last item it acknowledged, running or finished with its result
+        # not received: the worker died before that result reached the pool.
+        started = h.slot[w_.STARTED]
+        blamed = started if started > h.answered() else 0
         again: list[Segment] = []
         for seg in h.segments:
             start = seg.done

@@ -1,0 +1,53 @@
+"""SupervisedPool regressions: deaths after an item finished, cancelled futures' notification."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Iterator
+from concurrent.futures import wait
+from typing import Any
+
+import pytest
+
+from futures_settle import SupervisedPool, WorkerDiedError
+
+import pool_fix_tasks as ft
+import pool_tasks as pt
+
+METHODS = ("fork", "forkserver", "spawn")
+T = 30  # seconds: a bound on every wait that only a hang would cross
+
+
+@pytest.fixture
+def make_pool() -> Iterator[Callable[..., SupervisedPool]]:
+    """Pools made here are ended at the end (bounded), and none of their workers may survive."""
+    made: list[SupervisedPool] = []
+
+    def make(*args: Any, method: str | None = None, **kwargs: Any) -> SupervisedPool:
+        if method is not None:
+            kwargs["mp_context"] = multiprocessing.get_context(method)
+        pool = SupervisedPool(*args, **kwargs)
+        made.append(pool)
+        return pool
+
+    yield make
+    for pool in made:
+        pool.terminate()
+        assert pt.gone(pool._worker_pids(ever=True), pt.worker_parents())
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_death_after_the_item_finished_is_blamed_on_it(
+    make_pool: Callable[..., SupervisedPool], method: str
+) -> None:
+    """A worker killed while it sends a finished item's result: that item fails, once."""
+    pool = make_pool(2, method=method)
+    bad = pool.submit(ft.result_kills_in_pickling, "bad")
+    good = [pool.submit(ft.result_kills_in_pickling, i) for i in range(5)]
+    _, not_done = wait([bad, *good], timeout=T)
+    assert not not_done
+    err = bad.exception(0)
+    assert type(err) is WorkerDiedError
+    assert [f.result(0) for f in good] == list(range(5))
+    assert len(pool._worker_pids(ever=True)) <= 3  # the two, and one to replace the dead
+    pool.shutdown(wait=True)
