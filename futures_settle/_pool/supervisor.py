@@ -79,6 +79,8 @@ class Supervisor(Feeding):
     def on_done(self, future: Future[Any]) -> None:
         """Every job's done-callback: a cancelled future's task is stopped where it runs."""
         if future.cancelled():
+            # As the stdlib's pools do: else its waiters (wait(), as_completed()) never see it.
+            future.set_running_or_notify_cancel()
             with self.lock:
                 if not self.terminating:
                     self.cancels.append(future)

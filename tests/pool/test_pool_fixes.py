@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Callable, Iterator
-from concurrent.futures import wait
+from concurrent.futures import Future, as_completed, wait
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -51,3 +52,48 @@ def test_a_death_after_the_item_finished_is_blamed_on_it(
     assert [f.result(0) for f in good] == list(range(5))
     assert len(pool._worker_pids(ever=True)) <= 3  # the two, and one to replace the dead
     pool.shutdown(wait=True)
+
+
+def _notified(fs: list[Future[Any]]) -> None:
+    """The stdlib's waiters see every future of ``fs`` done (cancelled ones once notified)."""
+    _, not_done = wait(fs, timeout=T)
+    assert not not_done
+    assert len(list(as_completed(fs, timeout=T))) == len(fs)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_stdlib_waits_see_cancelled_futures(
+    make_pool: Callable[..., SupervisedPool], method: str, tmp_path: Path
+) -> None:
+    """wait() and as_completed() return for futures cancelled queued, running, or by the pool."""
+    pool = make_pool(1, method=method, grace=0.2)
+    marker = tmp_path / "started"
+    running = pool.submit(pt.started_then_sleep, str(marker), 60)
+    queued = pool.submit(pow, 2, 3)
+    pt.wait_for(marker, T)
+    assert running.cancel()
+    assert queued.cancel()
+    _notified([running, queued])
+    marker.unlink()
+    running = pool.submit(pt.started_then_sleep, str(marker), 60)
+    queued = pool.submit(pow, 2, 3)
+    pt.wait_for(marker, T)
+    pool.terminate()
+    assert running.cancelled()
+    assert queued.cancelled()
+    _notified([running, queued])
+
+
+def test_stdlib_waits_see_futures_cancelled_by_shutdown(
+    make_pool: Callable[..., SupervisedPool], tmp_path: Path
+) -> None:
+    """shutdown(cancel_futures=True): the queued futures it cancels are notified."""
+    pool = make_pool(1)
+    marker = tmp_path / "started"
+    running = pool.submit(pt.started_then_sleep, str(marker), 0.5, "ran")
+    queued = [pool.submit(pow, 2, i) for i in range(3)]
+    pt.wait_for(marker, T)
+    pool.shutdown(wait=True, cancel_futures=True)
+    assert running.result(0) == "ran"
+    assert all(f.cancelled() for f in queued)
+    _notified([running, *queued])
