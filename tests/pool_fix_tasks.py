@@ -20,3 +20,7 @@ class KillsWhenPickled:
 
 def result_kills_in_pickling(x: Any) -> Any:
     return KillsWhenPickled() if x == "bad" else x
+
+
+def hang_init() -> None:
+    time.sleep(3600)

@@ -88,6 +88,8 @@ class SupervisedPool(Executor):
         initializer: Called in each worker with ``initargs`` before it runs tasks.
         initargs: Its arguments.
         task_timeout: Seconds a task (an item, in a chunk) may run; None: no limit.
+            The initializer has as long: past it its worker is killed, and
+            that counts as a failed start (three in a row break the pool).
         grace: Seconds a stopped task has to return before its worker is killed.
         max_tasks_per_worker: Items a worker runs before it is replaced.
         max_memory_per_worker: Resident bytes above which a worker is

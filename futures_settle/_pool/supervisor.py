@@ -299,6 +299,20 @@ class Supervisor(Feeding):
     def _deadlines(self, now: float) -> float:
         nearest = float("inf")
         for h in self.workers:
+            if not h.ready and self.timeout is not None and h.stopping is None:
+                begun = h.slot[w_.START_NS]  # written as its initializer starts (timed pools)
+                if begun:
+                    deadline = begun / 1e9 + self.timeout
+                    if now >= deadline:  # a failed start: toward the crash loop
+                        text = (
+                            f"the initializer did not return within task_timeout ({self.timeout} s)"
+                        )
+                        self.init_error = (TimeoutError(text), "")
+                        h.kill()
+                        h.stopping = [0, "init", float("inf")]  # its death: the sentinel
+                        continue
+                    nearest = min(nearest, deadline)
+                continue
             if h.stopping is not None:
                 if now >= h.stopping[2]:
                     h.kill()

@@ -301,6 +301,8 @@ def main(
     if hasattr(signal, "SIGUSR1"):
         signal.signal(signal.SIGUSR1, _on_stop)
     if initializer is not None:
+        if timed:  # the parent kills it past task_timeout
+            _slot[START_NS] = monotonic_ns()
         try:
             initializer(*initargs)
         except BaseException as exc:

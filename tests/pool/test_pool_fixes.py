@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, as_completed, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -97,3 +99,21 @@ def test_stdlib_waits_see_futures_cancelled_by_shutdown(
     assert running.result(0) == "ran"
     assert all(f.cancelled() for f in queued)
     _notified([running, *queued])
+
+
+def test_a_hanging_initializer_counts_against_task_timeout(
+    make_pool: Callable[..., SupervisedPool],
+) -> None:
+    """Each worker is killed past task_timeout in its initializer; the pool breaks, clearly."""
+    pool = make_pool(2, initializer=ft.hang_init, task_timeout=0.5, grace=0.2)
+    fs = [pool.submit(pow, 2, i) for i in range(3)]
+    err = fs[0].exception(T)
+    assert type(err) is BrokenProcessPool
+    assert str(err) == (
+        "the pool's workers failed in their initializer 3 times in a row: "
+        "TimeoutError: the initializer did not return within task_timeout (0.5 s)"
+    )
+    assert all(type(f.exception(0)) is BrokenProcessPool for f in fs)
+    done = threading.Event()
+    threading.Thread(target=lambda: (pool.shutdown(wait=True), done.set()), daemon=True).start()
+    assert done.wait(T)
