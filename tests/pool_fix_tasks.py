@@ -24,3 +24,23 @@ def result_kills_in_pickling(x: Any) -> Any:
 
 def hang_init() -> None:
     time.sleep(3600)
+
+
+class WorkerUnpickle:
+    """An argument that pickles in the parent and does not unpickle in a worker."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def __reduce__(self) -> Any:
+        return (_rebuild_arg, (self.pid,))
+
+
+def _rebuild_arg(pid: int) -> WorkerUnpickle:
+    if os.getpid() != pid:
+        raise ValueError("cannot rebuild this argument in a worker")
+    return WorkerUnpickle(pid)
+
+
+def first(x: Any) -> Any:
+    return x

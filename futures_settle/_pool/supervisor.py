@@ -214,7 +214,10 @@ class Supervisor(Feeding):
             if h.stopping is not None and h.stopping[0] <= seg.seq_base + seg.count:
                 h.stopping = None
             if rest is not None:
-                if error is not None:
+                if error is not None and rest.count > 1:  # maybe one item's: each on its own
+                    for i in reversed(range(rest.count)):
+                        self.queue.appendleft(Segment(rest.job, rest.offset + i, 1))
+                elif error is not None:
                     failure, text = _unpickle(error, 2)
                     for i in range(rest.count):
                         rest.job.fail(rest.offset + i, remote(failure, text) if i == 0 else failure)

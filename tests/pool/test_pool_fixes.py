@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, as_completed, wait
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from futures_settle import SupervisedPool, WorkerDiedError
+from futures_settle import SupervisedPool, WorkerDiedError, map_settled
 
 import pool_fix_tasks as ft
 import pool_tasks as pt
@@ -117,3 +118,20 @@ def test_a_hanging_initializer_counts_against_task_timeout(
     done = threading.Event()
     threading.Thread(target=lambda: (pool.shutdown(wait=True), done.set()), daemon=True).start()
     assert done.wait(T)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_an_argument_the_worker_cannot_unpickle_fails_its_item_alone(
+    make_pool: Callable[..., SupervisedPool], method: str
+) -> None:
+    """In a chunk, the other items of the segment run."""
+    pool = make_pool(2, method=method)
+    items: list[Any] = list(range(20))
+    items[5] = ft.WorkerUnpickle(os.getpid())
+    records = list(map_settled(ft.first, items, executor=pool, chunksize=10, timeout=T))
+    rejected = [
+        (r.index, type(r.reason), str(r.reason)) for r in records if r.status != "fulfilled"
+    ]
+    assert rejected == [(5, ValueError, "cannot rebuild this argument in a worker")]
+    assert [r.value for r in records if r.index != 5] == [i for i in range(20) if i != 5]
+    pool.shutdown(wait=True)
