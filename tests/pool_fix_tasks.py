@@ -44,3 +44,28 @@ def _rebuild_arg(pid: int) -> WorkerUnpickle:
 
 def first(x: Any) -> Any:
     return x
+
+
+class ParentUnpickle(Exception):
+    """Pickles in a worker; unpickling it raises in the parent (whose pid it holds)."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(pid)
+        self.pid = pid
+
+    def __reduce__(self) -> Any:
+        return (_rebuild_bad, (self.pid,))
+
+
+def _rebuild_bad(pid: int) -> ParentUnpickle:
+    if os.getpid() == pid:
+        raise ImportError("cannot rebuild ParentUnpickle here")
+    return ParentUnpickle(pid)
+
+
+def bad_at_5(x: int, pid: int, raise_it: bool) -> Any:
+    if x != 5:
+        return x
+    if raise_it:
+        raise ParentUnpickle(pid)
+    return ParentUnpickle(pid)

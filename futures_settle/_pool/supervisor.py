@@ -199,7 +199,14 @@ class Supervisor(Feeding):
             if not job.done():
                 job.take(offset, values, len(odd))
                 for i, (flag, payload) in odd.items():
-                    if flag == w_.RAISED:
+                    if flag == w_.PICKLED:
+                        try:
+                            job.give(offset + i, loads(payload))
+                        except BaseException as exc:  # a value the parent cannot unpickle
+                            job.fail(offset + i, exc)
+                    elif flag == w_.RAISED:
+                        if isinstance(payload, bytes):
+                            payload = _unpickle(payload, 2)
                         job.fail(offset + i, remote(*payload))
                     else:
                         self._stopped(h, job, offset + i, seq + i, killed=False, code=None)

@@ -22,6 +22,7 @@ initializer's failure before it exits.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -62,6 +63,8 @@ READY, INIT_FAILED, RESULTS, SKIPPED, RETIRE = 0, 1, 2, 3, 4
 # An item's outcome: (VALUE, value), (RAISED, (exc, text)), (STOPPED, None). SKIPPED
 # carries the error that fails the segment's items from an offset on, or None: not run.
 VALUE, RAISED, STOPPED = 0, 1, 2
+PICKLED = 3  # (PICKLED, bytes): a value pickled on its own; a RAISED payload may be bytes too
+_PLAIN = frozenset({int, float, str, bytes, bool, type(None)})  # every parent unpickles these
 
 INLINE = 65536  # bytes: a pickled payload up to this size travels inside its header
 FLUSH = 0.002  # most seconds a chunk's finished items wait before they travel
@@ -150,8 +153,21 @@ def _send_outcomes(
     """Send a batch: the values (None where an item did not return) and the other outcomes.
 
     Pickled twice: the parent reads which items these are even when it
-    cannot unpickle the outcomes (a class it cannot import).
+    cannot unpickle the outcomes (a class it cannot import). A value of
+    another type than ``_PLAIN``'s, and an exception, are pickled on their own
+    too: one the parent cannot unpickle fails that item alone.
     """
+    for i, value in enumerate(values):
+        if i not in odd and type(value) not in _PLAIN:
+            try:
+                odd[i] = (PICKLED, bytes(_dumps(value)))
+                values[i] = None
+            except BaseException:
+                pass  # replaced below
+    for i, outcome in odd.items():
+        if outcome[0] == RAISED:
+            with contextlib.suppress(BaseException):  # else replaced below
+                odd[i] = (RAISED, bytes(_dumps(outcome[1])))
     try:
         blob = _dumps((values, odd))
     except BaseException:

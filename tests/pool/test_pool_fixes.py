@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import threading
@@ -133,5 +134,21 @@ def test_an_argument_the_worker_cannot_unpickle_fails_its_item_alone(
         (r.index, type(r.reason), str(r.reason)) for r in records if r.status != "fulfilled"
     ]
     assert rejected == [(5, ValueError, "cannot rebuild this argument in a worker")]
+    assert [r.value for r in records if r.index != 5] == [i for i in range(20) if i != 5]
+    pool.shutdown(wait=True)
+
+
+@pytest.mark.parametrize("raise_it", [True, False])
+def test_an_outcome_the_parent_cannot_unpickle_fails_its_item_alone(
+    make_pool: Callable[..., SupervisedPool], raise_it: bool
+) -> None:
+    """A raised exception or a returned value: the other items of its batch keep their values."""
+    pool = make_pool(2)
+    fn = functools.partial(ft.bad_at_5, pid=os.getpid(), raise_it=raise_it)
+    records = list(map_settled(fn, range(20), executor=pool, chunksize=10, timeout=T))
+    rejected = [
+        (r.index, type(r.reason), str(r.reason)) for r in records if r.status != "fulfilled"
+    ]
+    assert rejected == [(5, ImportError, "cannot rebuild ParentUnpickle here")]
     assert [r.value for r in records if r.index != 5] == [i for i in range(20) if i != 5]
     pool.shutdown(wait=True)
