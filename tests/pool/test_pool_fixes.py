@@ -152,3 +152,35 @@ def test_an_outcome_the_parent_cannot_unpickle_fails_its_item_alone(
     assert rejected == [(5, ImportError, "cannot rebuild ParentUnpickle here")]
     assert [r.value for r in records if r.index != 5] == [i for i in range(20) if i != 5]
     pool.shutdown(wait=True)
+
+
+@pytest.mark.parametrize("order", ["shutdown", "terminate"])
+def test_shutdown_or_terminate_from_a_done_callback(
+    make_pool: Callable[..., SupervisedPool], order: str, tmp_path: Path
+) -> None:
+    """In the supervisor's thread: shutdown() lets the queue finish; neither raises."""
+    pool = make_pool(1)
+    gate = tmp_path / "gate"
+    first = pool.submit(pt.wait_for, gate, T)
+    rest = [pool.submit(pow, 2, i) for i in range(5)]
+    seen: list[object] = []
+    called = threading.Event()
+
+    def callback(_: Future[Any]) -> None:
+        try:
+            pool.shutdown(wait=True) if order == "shutdown" else pool.terminate()
+            seen.append(threading.current_thread().name)
+        except BaseException as exc:
+            seen.append(exc)
+        called.set()
+
+    first.add_done_callback(callback)
+    gate.write_text("go")
+    assert called.wait(T)
+    assert seen == ["SupervisedPool"]
+    _, not_done = wait(rest, timeout=T)
+    assert not not_done
+    if order == "shutdown":
+        assert [f.result(0) for f in rest] == [2**i for i in range(5)]
+    pool.shutdown(wait=True)
+    assert pool._worker_pids() == []
