@@ -69,3 +69,10 @@ def bad_at_5(x: int, pid: int, raise_it: bool) -> Any:
     if raise_it:
         raise ParentUnpickle(pid)
     return ParentUnpickle(pid)
+
+
+def c_spin() -> int:
+    """A C loop that holds the GIL and never checks for signals (for a very long time)."""
+    import itertools
+
+    return sum(itertools.repeat(1, 10**12))

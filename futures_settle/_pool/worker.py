@@ -128,6 +128,14 @@ def _alive(pid: int) -> bool:
 
 def _die_with_parent(pool_pid: int) -> None:
     parent = os.getppid()  # the pool's process, or the forkserver
+    server = getattr(sys.modules.get("multiprocessing.forkserver"), "_forkserver", None)
+    alive = getattr(server, "_forkserver_alive_fd", None)
+    if parent != pool_pid and alive is not None:
+        # A forkserver's child holds the forkserver's alive pipe: closed, the
+        # forkserver ends with the pool's process, and PR_SET_PDEATHSIG (set
+        # below, in the kernel: no GIL needed) kills this worker then.
+        os.close(alive)
+        server._forkserver_alive_fd = None  # type: ignore[union-attr]
     if sys.platform.startswith("linux"):
         try:
             import ctypes

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import multiprocessing
 import os
+import signal
+import subprocess
+import sys
+import textwrap
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, as_completed, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -184,3 +190,47 @@ def test_shutdown_or_terminate_from_a_done_callback(
         assert [f.result(0) for f in rest] == [2**i for i in range(5)]
     pool.shutdown(wait=True)
     assert pool._worker_pids() == []
+
+
+def test_forkserver_workers_holding_the_gil_die_with_an_unreaped_parent() -> None:
+    """The parent SIGKILLed and left a zombie; a worker spins in C: none survives 2.5 s."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = """
+        import multiprocessing, time
+        import pool_fix_tasks as ft
+        from futures_settle import SupervisedPool
+        pool = SupervisedPool(2, mp_context=multiprocessing.get_context("forkserver"))
+        spin = pool.submit(ft.c_spin)
+        busy = pool.submit(time.sleep, 60)
+        while len(pool._worker_pids()) < 2:
+            time.sleep(0.01)
+        time.sleep(0.3)
+        server = multiprocessing.forkserver._forkserver._forkserver_pid
+        print(*pool._worker_pids(), server, flush=True)
+        time.sleep(60)
+        """
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([here, *sys.path]))
+    child = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    pids: list[int] = []
+    try:
+        assert child.stdout is not None
+        pids = [int(p) for p in child.stdout.readline().split()]
+        assert len(pids) == 3, child.stderr.read() if child.stderr else ""
+        os.kill(child.pid, signal.SIGKILL)  # not reaped yet: a zombie
+        deadline = time.monotonic() + 2.5
+        while not pt.gone(pids) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        survivors = not pt.gone(pids)
+    finally:
+        for pid in pids:  # ours (workers, forkserver): none left even when the test fails
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        child.kill()
+        child.communicate(timeout=T)
+    assert not survivors, "workers outlived their parent"
