@@ -55,6 +55,15 @@ class Job:
             self.left = 0
             _settle(self.future, values[0], None)
 
+    def give(self, offset: int, value: Any) -> None:
+        """Item ``offset`` returned ``value`` (one of the ``odd`` ones)."""
+        if self.values is not None:
+            self.values[offset] = value
+            self._count()
+        else:
+            self.left = 0
+            _settle(self.future, value, None)
+
     def fail(self, offset: int, exc: BaseException) -> None:
         if self.values is not None:
             if self.failures is None:

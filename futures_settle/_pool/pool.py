@@ -12,6 +12,7 @@ import itertools
 import multiprocessing
 import os
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future
 from concurrent.futures.process import BrokenProcessPool
@@ -88,6 +89,8 @@ class SupervisedPool(Executor):
         initializer: Called in each worker with ``initargs`` before it runs tasks.
         initargs: Its arguments.
         task_timeout: Seconds a task (an item, in a chunk) may run; None: no limit.
+            The initializer has as long: past it its worker is killed, and
+            that counts as a failed start (three in a row break the pool).
         grace: Seconds a stopped task has to return before its worker is killed.
         max_tasks_per_worker: Items a worker runs before it is replaced.
         max_memory_per_worker: Resident bytes above which a worker is
@@ -212,7 +215,8 @@ class SupervisedPool(Executor):
         waits calls ``terminate()`` and propagates.
 
         Args:
-            wait: Return only once every worker has exited.
+            wait: Return only once every worker has exited (not when called
+                from a done-callback, which runs in the pool's own thread).
             cancel_futures: Cancel the tasks not sent to a worker yet.
 
         Example:
@@ -235,7 +239,8 @@ class SupervisedPool(Executor):
         if not self._started:
             for s in queued:
                 s.job.future.cancel()
-        if wait and self._started:
+        # From a done-callback (the supervisor's thread) it cannot wait for itself.
+        if wait and self._started and threading.current_thread() is not sup.thread:
             try:
                 while sup.thread.is_alive():
                     sup.thread.join(0.25)
@@ -248,8 +253,9 @@ class SupervisedPool(Executor):
 
         Every future of the pool has an outcome when it returns (the ones
         not done are cancelled) and no worker remains; the pool is shut down.
-        ``shutdown()`` after it does nothing. Leaving the ``with`` block on a
-        ``KeyboardInterrupt`` calls it.
+        ``shutdown()`` after it does nothing. Called from a done-callback
+        (the pool's own thread), it takes effect once the callback returns.
+        Leaving the ``with`` block on a ``KeyboardInterrupt`` calls it.
 
         Example:
             >>> import time
@@ -269,7 +275,8 @@ class SupervisedPool(Executor):
                 sup.wake()
             started = self._started
         if started:
-            sup.thread.join()
+            if threading.current_thread() is not sup.thread:  # else it ends after the callback
+                sup.thread.join()
         else:
             for s in list(sup.incoming):
                 s.job.future.cancel()

@@ -79,6 +79,8 @@ class Supervisor(Feeding):
     def on_done(self, future: Future[Any]) -> None:
         """Every job's done-callback: a cancelled future's task is stopped where it runs."""
         if future.cancelled():
+            # As the stdlib's pools do: else its waiters (wait(), as_completed()) never see it.
+            future.set_running_or_notify_cancel()
             with self.lock:
                 if not self.terminating:
                     self.cancels.append(future)
@@ -197,7 +199,14 @@ class Supervisor(Feeding):
             if not job.done():
                 job.take(offset, values, len(odd))
                 for i, (flag, payload) in odd.items():
-                    if flag == w_.RAISED:
+                    if flag == w_.PICKLED:
+                        try:
+                            job.give(offset + i, loads(payload))
+                        except BaseException as exc:  # a value the parent cannot unpickle
+                            job.fail(offset + i, exc)
+                    elif flag == w_.RAISED:
+                        if isinstance(payload, bytes):
+                            payload = _unpickle(payload, 2)
                         job.fail(offset + i, remote(*payload))
                     else:
                         self._stopped(h, job, offset + i, seq + i, killed=False, code=None)
@@ -212,7 +221,10 @@ class Supervisor(Feeding):
             if h.stopping is not None and h.stopping[0] <= seg.seq_base + seg.count:
                 h.stopping = None
             if rest is not None:
-                if error is not None:
+                if error is not None and rest.count > 1:  # maybe one item's: each on its own
+                    for i in reversed(range(rest.count)):
+                        self.queue.appendleft(Segment(rest.job, rest.offset + i, 1))
+                elif error is not None:
                     failure, text = _unpickle(error, 2)
                     for i in range(rest.count):
                         rest.job.fail(rest.offset + i, remote(failure, text) if i == 0 else failure)
@@ -246,7 +258,10 @@ class Supervisor(Feeding):
             self._read(h)
         code = h.reap()
         self.workers.remove(h)
-        blamed = h.running()
+        # The last item it acknowledged, running or finished with its result
+        # not received: the worker died before that result reached the pool.
+        started = h.slot[w_.STARTED]
+        blamed = started if started > h.answered() else 0
         again: list[Segment] = []
         for seg in h.segments:
             start = seg.done
@@ -294,6 +309,20 @@ class Supervisor(Feeding):
     def _deadlines(self, now: float) -> float:
         nearest = float("inf")
         for h in self.workers:
+            if not h.ready and self.timeout is not None and h.stopping is None:
+                begun = h.slot[w_.START_NS]  # written as its initializer starts (timed pools)
+                if begun:
+                    deadline = begun / 1e9 + self.timeout
+                    if now >= deadline:  # a failed start: toward the crash loop
+                        text = (
+                            f"the initializer did not return within task_timeout ({self.timeout} s)"
+                        )
+                        self.init_error = (TimeoutError(text), "")
+                        h.kill()
+                        h.stopping = [0, "init", float("inf")]  # its death: the sentinel
+                        continue
+                    nearest = min(nearest, deadline)
+                continue
             if h.stopping is not None:
                 if now >= h.stopping[2]:
                     h.kill()

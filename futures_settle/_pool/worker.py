@@ -22,6 +22,7 @@ initializer's failure before it exits.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -62,6 +63,8 @@ READY, INIT_FAILED, RESULTS, SKIPPED, RETIRE = 0, 1, 2, 3, 4
 # An item's outcome: (VALUE, value), (RAISED, (exc, text)), (STOPPED, None). SKIPPED
 # carries the error that fails the segment's items from an offset on, or None: not run.
 VALUE, RAISED, STOPPED = 0, 1, 2
+PICKLED = 3  # (PICKLED, bytes): a value pickled on its own; a RAISED payload may be bytes too
+_PLAIN = frozenset({int, float, str, bytes, bool, type(None)})  # every parent unpickles these
 
 INLINE = 65536  # bytes: a pickled payload up to this size travels inside its header
 FLUSH = 0.002  # most seconds a chunk's finished items wait before they travel
@@ -125,6 +128,14 @@ def _alive(pid: int) -> bool:
 
 def _die_with_parent(pool_pid: int) -> None:
     parent = os.getppid()  # the pool's process, or the forkserver
+    server = getattr(sys.modules.get("multiprocessing.forkserver"), "_forkserver", None)
+    alive = getattr(server, "_forkserver_alive_fd", None)
+    if parent != pool_pid and alive is not None:
+        # A forkserver's child holds the forkserver's alive pipe: closed, the
+        # forkserver ends with the pool's process, and PR_SET_PDEATHSIG (set
+        # below, in the kernel: no GIL needed) kills this worker then.
+        os.close(alive)
+        server._forkserver_alive_fd = None  # type: ignore[union-attr]
     if sys.platform.startswith("linux"):
         try:
             import ctypes
@@ -150,8 +161,21 @@ def _send_outcomes(
     """Send a batch: the values (None where an item did not return) and the other outcomes.
 
     Pickled twice: the parent reads which items these are even when it
-    cannot unpickle the outcomes (a class it cannot import).
+    cannot unpickle the outcomes (a class it cannot import). A value of
+    another type than ``_PLAIN``'s, and an exception, are pickled on their own
+    too: one the parent cannot unpickle fails that item alone.
     """
+    for i, value in enumerate(values):
+        if i not in odd and type(value) not in _PLAIN:
+            try:
+                odd[i] = (PICKLED, bytes(_dumps(value)))
+                values[i] = None
+            except BaseException:
+                pass  # replaced below
+    for i, outcome in odd.items():
+        if outcome[0] == RAISED:
+            with contextlib.suppress(BaseException):  # else replaced below
+                odd[i] = (RAISED, bytes(_dumps(outcome[1])))
     try:
         blob = _dumps((values, odd))
     except BaseException:
@@ -301,6 +325,8 @@ def main(
     if hasattr(signal, "SIGUSR1"):
         signal.signal(signal.SIGUSR1, _on_stop)
     if initializer is not None:
+        if timed:  # the parent kills it past task_timeout
+            _slot[START_NS] = monotonic_ns()
         try:
             initializer(*initargs)
         except BaseException as exc:

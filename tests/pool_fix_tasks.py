@@ -1,0 +1,78 @@
+"""Tasks for the supervised pool's regression tests: importable by workers of every start method."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from typing import Any
+
+
+class KillsWhenPickled:
+    """A result whose pickling kills its worker (the OOM killer striking while a big result
+    is pickled): the item finished, its result never reaches the pool."""
+
+    def __reduce__(self) -> Any:
+        os.kill(os.getpid(), signal.SIGKILL)
+        time.sleep(5)
+        raise AssertionError("not killed")
+
+
+def result_kills_in_pickling(x: Any) -> Any:
+    return KillsWhenPickled() if x == "bad" else x
+
+
+def hang_init() -> None:
+    time.sleep(3600)
+
+
+class WorkerUnpickle:
+    """An argument that pickles in the parent and does not unpickle in a worker."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def __reduce__(self) -> Any:
+        return (_rebuild_arg, (self.pid,))
+
+
+def _rebuild_arg(pid: int) -> WorkerUnpickle:
+    if os.getpid() != pid:
+        raise ValueError("cannot rebuild this argument in a worker")
+    return WorkerUnpickle(pid)
+
+
+def first(x: Any) -> Any:
+    return x
+
+
+class ParentUnpickle(Exception):
+    """Pickles in a worker; unpickling it raises in the parent (whose pid it holds)."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(pid)
+        self.pid = pid
+
+    def __reduce__(self) -> Any:
+        return (_rebuild_bad, (self.pid,))
+
+
+def _rebuild_bad(pid: int) -> ParentUnpickle:
+    if os.getpid() == pid:
+        raise ImportError("cannot rebuild ParentUnpickle here")
+    return ParentUnpickle(pid)
+
+
+def bad_at_5(x: int, pid: int, raise_it: bool) -> Any:
+    if x != 5:
+        return x
+    if raise_it:
+        raise ParentUnpickle(pid)
+    return ParentUnpickle(pid)
+
+
+def c_spin() -> int:
+    """A C loop that holds the GIL and never checks for signals (for a very long time)."""
+    import itertools
+
+    return sum(itertools.repeat(1, 10**12))
