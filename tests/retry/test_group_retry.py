@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
@@ -121,6 +122,12 @@ class TestNoWorkerWaits:
             waiting = tg.submit(flaky, 0, folder, frozenset({0}))
             others = [tg.submit(flaky, x, folder) for x in range(1, 5)]
             assert [f.result(timeout=30) for f in others] == [10, 20, 30, 40]
+            # The other worker may still be sending the first attempt's failure: cancel once it
+            # has arrived and the retry waits (a running attempt cannot be cancelled).
+            until = time.monotonic() + 30
+            while waiting._attempt is not None:  # type: ignore[attr-defined]
+                assert time.monotonic() < until, "the first attempt's failure never arrived"
+                time.sleep(0.005)
             tg.cancel()
         assert waiting.cancelled()
         assert runs(folder, 0) == 1
