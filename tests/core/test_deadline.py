@@ -77,11 +77,6 @@ def _left_in_worker() -> float | None:
     return remaining()
 
 
-# Forking the suite's process, which has threads of its own (pools, the groups' watch thread),
-# warns on 3.12+; that is the point of testing fork here, not a defect of the deadline.
-@pytest.mark.filterwarnings(
-    "ignore:This process .* is multi-threaded, use of fork:DeprecationWarning"
-)
 @pytest.mark.parametrize("method", ["fork", "forkserver", "spawn"])
 def test_it_crosses_to_worker_processes(method: str) -> None:
     """In a worker process, under each start method, the deadline still has about as much left."""
