@@ -76,8 +76,18 @@ _timed = False  # the pool has a task_timeout: each item's start time goes in th
 
 
 def dumps(obj: object) -> bytes | memoryview:
-    """Pickled as ``multiprocessing`` pickles what it sends."""
-    return ForkingPickler.dumps(obj)
+    """Pickled as ``multiprocessing`` pickles what it sends, as bytes of its own.
+
+    ``ForkingPickler.dumps`` gives a view of a ``BytesIO``: kept (a segment's blob lives
+    on with its job, which the garbage collector may free in a cycle), the ``BytesIO`` can
+    be finalized while the view still exports it, an unraisable ``BufferError`` (seen on
+    3.14). The view is copied and released at once.
+    """
+    view = ForkingPickler.dumps(obj)
+    try:
+        return view.tobytes()
+    finally:
+        view.release()
 
 
 _dumps = dumps
