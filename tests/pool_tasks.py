@@ -72,6 +72,26 @@ def hoard(megabytes: int) -> int:
     return os.getpid()
 
 
+def own_memory() -> int:
+    """The worker's own resident bytes, as max_memory_per_worker measures them."""
+    from futures_settle._pool.memory import private_bytes, rss_bytes
+
+    own = private_bytes()
+    return rss_bytes() if own is None else own
+
+
+BALLAST: list[bytearray] = []  # filled by a test before it forks workers
+
+
+def dirty_ballast(pause: float) -> int:
+    """Write every page of the inherited ballast (shared until written), then wait."""
+    for buf in BALLAST:
+        for i in range(0, len(buf), 4096):
+            buf[i] = 1
+    time.sleep(pause)
+    return os.getpid()
+
+
 def item(x: int) -> int:
     """A chunk item: 13 kills its worker, 17 hangs, others return x * x."""
     if x == 13:

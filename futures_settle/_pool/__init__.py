@@ -3,8 +3,8 @@
 ``pool`` is the Executor users see; ``supervisor`` (with ``feeding``) is the
 parent's thread that owns every worker; ``handle`` is its grip on one worker;
 ``jobs`` records what each future is owed; ``worker`` is the loop a child
-process runs; ``errors`` holds ``WorkerDiedError``, ``TaskTimeoutError`` and
-``TaskStopped``.
+process runs and ``memory`` what it measures of its own memory; ``errors``
+holds ``WorkerDiedError``, ``TaskTimeoutError`` and ``TaskStopped``.
 
 May import: ``_core`` and the shared leaves. Imported by: the package's
 ``__init__`` (lazily: importing the package must not import

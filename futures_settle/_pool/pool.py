@@ -66,8 +66,10 @@ class SupervisedPool(Executor):
     - ``future.cancel()`` on a running task stops it the same way and
       returns ``True``; ``future.running()`` stays ``False``.
     - ``max_tasks_per_worker`` (items, for chunks) and
-      ``max_memory_per_worker`` (resident bytes, checked after each item)
-      recycle a worker.
+      ``max_memory_per_worker`` (the worker's own resident bytes, checked
+      after each item) recycle a worker. Pages a fork-started worker still
+      shares with its parent are not its own (on Linux: its private pages;
+      elsewhere its peak resident size counts).
     - An initializer that fails (or workers that die before they are
       ready) three times in a row breaks the pool: pending futures fail
       with a ``BrokenProcessPool`` whose ``__cause__`` is the initializer's
@@ -93,7 +95,8 @@ class SupervisedPool(Executor):
             that counts as a failed start (three in a row break the pool).
         grace: Seconds a stopped task has to return before its worker is killed.
         max_tasks_per_worker: Items a worker runs before it is replaced.
-        max_memory_per_worker: Resident bytes above which a worker is
+        max_memory_per_worker: Resident bytes of its own (not the pages a
+            forked worker shares with its parent) above which a worker is
             replaced (checked between items).
 
     Raises:

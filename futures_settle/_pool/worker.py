@@ -37,6 +37,7 @@ from traceback import format_exception
 from typing import Any
 
 from .errors import TaskStopped
+from .memory import MemoryGauge
 
 __all__ = [
     "EXIT_MESSAGE",
@@ -48,7 +49,6 @@ __all__ = [
     "cancel_message",
     "dumps",
     "main",
-    "rss_bytes",
     "run_message",
 ]
 
@@ -112,18 +112,6 @@ def _on_stop(signum: int, frame: object) -> None:
     if _running and _running == _slot[STOP]:
         _running = 0  # one stop per item: the task's own handlers see no second one
         raise TaskStopped(f"stopped by its supervised pool (signal {signum})")
-
-
-def rss_bytes() -> int:
-    """This process's resident memory, in bytes (its peak where /proc is missing)."""
-    try:
-        with open("/proc/self/statm", "rb") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        import resource
-
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return peak if sys.platform == "darwin" else peak * 1024
 
 
 def _alive(pid: int) -> bool:
@@ -229,7 +217,13 @@ def _picklable(outcome: tuple[int, Any]) -> tuple[int, Any]:
 
 
 def _run_segment(
-    conn: Any, job: int, offset: int, seq_base: int, kind: int, blob: bytes, max_memory: int | None
+    conn: Any,
+    job: int,
+    offset: int,
+    seq_base: int,
+    kind: int,
+    blob: bytes,
+    gauge: MemoryGauge | None,
 ) -> bool:
     """Run one segment's items; whether the worker must retire after it."""
     slot = _slot
@@ -286,7 +280,7 @@ def _run_segment(
             append(value)
             del value
         slot[FINISHED] = seq
-        retire = max_memory is not None and rss_bytes() > max_memory
+        retire = gauge is not None and gauge.over()
         since += 1
         if not (stopped or retire or i == n - 1 or since >= every):
             continue
@@ -348,6 +342,7 @@ def main(
             conn.send_bytes(_dumps((INIT_FAILED, error, text)))
             sys.exit(3)
     conn.send_bytes(_dumps((READY, os.getpid())))
+    gauge = None if max_memory is None else MemoryGauge(max_memory)
     inbox: deque[Any] = deque()
     cancelled: set[int] = set()
     try:
@@ -364,7 +359,7 @@ def main(
                 if job in cancelled:
                     conn.send_bytes(_dumps((SKIPPED, job, offset, None)))
                     continue
-                if _run_segment(conn, job, offset, seq_base, kind, blob, max_memory):
+                if _run_segment(conn, job, offset, seq_base, kind, blob, gauge):
                     conn.send_bytes(_dumps((RETIRE,)))
                     return
             elif tag == CANCEL:

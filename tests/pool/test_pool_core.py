@@ -278,14 +278,56 @@ class TestRecycling:
         assert max(pids.count(p) for p in set(pids)) <= 3
         assert len(set(pids)) >= 7
 
-    def test_max_memory_per_worker(self, make_pool: Callable[..., SupervisedPool]) -> None:
+    @pytest.mark.parametrize("method", METHODS)
+    def test_max_memory_per_worker(
+        self, make_pool: Callable[..., SupervisedPool], method: str
+    ) -> None:
         """A worker past max_memory_per_worker is replaced after its task, which keeps its value."""
-        pool = make_pool(1, max_memory_per_worker=200 * 1024 * 1024)
+        # The limit sits 120 MB above what a fresh worker of this start method holds of its own.
+        probe = make_pool(1, method=method)
+        limit = probe.submit(pt.own_memory).result(T) + (120 << 20)
+        pool = make_pool(1, method=method, max_memory_per_worker=limit)
         first = pool.submit(pt.hoard, 10).result(T)
         assert pool.submit(pt.pid_of).result(T) == first  # under the limit: the same worker
-        big = pool.submit(pt.hoard, 250).result(T)
+        big = pool.submit(pt.hoard, 200).result(T)
         assert big == first
         assert pool.submit(pt.pid_of).result(T) != first
+
+    @pytest.mark.skipif(
+        not os.path.exists("/proc/self/smaps_rollup"), reason="needs Linux's smaps_rollup"
+    )
+    def test_a_forked_worker_does_not_count_its_parents_pages(
+        self, make_pool: Callable[..., SupervisedPool]
+    ) -> None:
+        """Pages a fork-started worker shares with its parent are not its memory."""
+        ballast = b"x" * (300 << 20)  # resident in this process, so in a forked worker's size
+        try:
+            pool = make_pool(1, method="fork", max_memory_per_worker=200 << 20)
+            first = pool.submit(pt.hoard, 10).result(T)
+            assert [pool.submit(pt.pid_of).result(T) for _ in range(3)] == [first] * 3
+            pool.submit(pt.hoard, 250).result(T)  # now over on its own pages
+            assert pool.submit(pt.pid_of).result(T) != first
+        finally:
+            del ballast
+
+    @pytest.mark.skipif(
+        not os.path.exists("/proc/self/smaps_rollup"), reason="needs Linux's smaps_rollup"
+    )
+    def test_shared_pages_a_worker_writes_become_its_own(
+        self, make_pool: Callable[..., SupervisedPool]
+    ) -> None:
+        """Inherited pages a forked worker writes count, though its resident size stays put."""
+        pt.BALLAST.append(bytearray(b"x" * (300 << 20)))
+        try:
+            pool = make_pool(1, method="fork", max_memory_per_worker=200 << 20)
+            first = pool.submit(pt.pid_of).result(T)  # over by resident size, not on its own
+            assert pool.submit(pt.pid_of).result(T) == first
+            # Writing the ballast makes its pages private without growing the resident size;
+            # the own share is read again within a second.
+            assert pool.submit(pt.dirty_ballast, 1.1).result(T) == first
+            assert pool.submit(pt.pid_of).result(T) != first
+        finally:
+            pt.BALLAST.clear()
 
 
 class TestPickling:
