@@ -19,7 +19,7 @@ from .._records import Settled
 from .._retry.policy import Retry
 from .answer import ALL, BODY, CANCEL, OUTER, SETTLED, WINNER
 from .cancelflag import RemoteTask, running_task
-from .opening import check_arguments, forget, forked, open_group, submitter, tick
+from .opening import check_arguments, claim, forget, forked, open_group, submitter, tick
 from .state import EXITING, FINISHED, FORKED, INTERRUPTED, NEW, OPEN, GroupState
 from .tasks import (
     LAYOUT,
@@ -172,6 +172,7 @@ class TaskGroup(GroupState, Generic[R]):
         with self._lock:
             if self._state != NEW:
                 raise RuntimeError("TaskGroup entered twice; a group runs once, make a new one")
+            claim(self)  # before the state says open: a fork in between marks the copy FORKED
             self._state = OPEN
         try:
             open_group(self)

@@ -38,7 +38,7 @@ from .cancelflag import CancelFlag, enclosing_probe
 from .daskflag import DaskFlag, dask_client
 from .watch import watch
 
-__all__ = ["NEST_POLL", "check_arguments", "forget", "forked", "open_group", "tick"]
+__all__ = ["NEST_POLL", "check_arguments", "claim", "forget", "forked", "open_group", "tick"]
 
 NEST_POLL = 0.01  # seconds between two looks of a nested group at its outer group
 _FORKED = 5  # state.FORKED (state imports this module)
@@ -81,6 +81,12 @@ def forked(method: str) -> str:
         f"TaskGroup.{method}() called in a forked child: the group belongs to the "
         f"process that opened it"
     )
+
+
+def claim(group: Any) -> None:
+    """``group`` is this process's from now on (``__enter__``, before its state says open):
+    a child forked from here on gets a copy that refuses."""
+    _OPEN.add(group)
 
 
 def forget(group: Any) -> None:

@@ -164,3 +164,59 @@ def test_a_child_forked_from_a_task_while_the_exit_waits() -> None:
         tg.submit(task, tg)
     assert codes == [0]
     assert tg.result() == ["done"]
+
+
+def test_a_child_forked_before_the_group_is_entered_opens_its_own_copy() -> None:
+    """A group made but not entered is nobody's yet: parent and child each open their copy,
+    run their own tasks and read their own answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(1)  # no thread yet: the child's copy starts its own
+    tg: TaskGroup[int] = TaskGroup(pool, timeout=20)
+    parent = os.getpid()
+    pid = fork()
+    if pid == 0:
+        status = 1
+        try:
+            with tg:
+                tg.submit(int, "2")
+            status = 0 if tg.result() == [2] else 2
+        finally:
+            os._exit(status)
+    with pool, tg:
+        tg.submit(int, "1")
+    assert os.getpid() == parent
+    assert wait_child(pid) == 0
+    assert tg.result() == [1]
+
+
+def test_a_child_forked_while_the_group_is_entered_gets_a_refusing_copy(
+    monkeypatch: pytest.MonkeyPatch, process_pool: ProcessPoolExecutor
+) -> None:
+    """A fork from another thread at the first step of ``__enter__`` (the state says open,
+    nothing is made yet): the child's copy belongs to the parent and refuses."""
+    from futures_settle._group import group as group_module
+
+    parent = os.getpid()
+    real_open = group_module.open_group
+    codes: list[int | None] = []
+
+    def fork_then_open(group: Any) -> None:
+        pid = fork()
+        if pid == 0:
+            status = 1
+            try:
+                group.submit(int, "1")
+            except RuntimeError as error:
+                status = 0 if "called in a forked child" in str(error) else 2
+            finally:
+                os._exit(status)
+        codes.append(wait_child(pid))
+        real_open(group)
+
+    monkeypatch.setattr(group_module, "open_group", fork_then_open)
+    with TaskGroup(process_pool, timeout=20) as tg:
+        tg.submit(int, "5")
+    assert os.getpid() == parent
+    assert codes == [0], "the child's copy of a group being entered took a task"
+    assert tg.result() == [5]
