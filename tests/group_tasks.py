@@ -89,6 +89,21 @@ def nested(depth: int, started: Any, spread: int = 1) -> str:
     return "never cancelled"
 
 
+def nested_on_processes(depth: int, started: Any, method: str) -> str:
+    """As ``nested``, each group on a process pool of its own (one worker, ``method``):
+    the deepest task spins in a process two pools down until cancelled (30 s at most)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = multiprocessing.get_context(method)
+    with ProcessPoolExecutor(1, mp_context=ctx) as pool, TaskGroup(pool) as tg:
+        if depth <= 1:
+            tg.submit(spin, started)
+        else:
+            tg.submit(nested_on_processes, depth - 1, started, method)
+    return "never cancelled"
+
+
 def nested_left(timeout: float | None) -> tuple[float | None, float | None]:
     """remaining() here (before) and in a task of a group of ``timeout`` opened here."""
     before = remaining()

@@ -97,6 +97,47 @@ def test_an_outer_cancel_stops_the_groups_nested_in_its_tasks(
         assert [str(e) for e in error.exceptions] == ["body"]
 
 
+@pytest.mark.parametrize("cause", CAUSES)
+def test_an_outer_cancel_stops_groups_nested_on_process_pools(
+    manager: Any, start_method: str, cause: str
+) -> None:
+    """The inner groups on process pools of their own (a process pool's task opening a
+    group on another process pool): every cause reaches the leaf in the third process."""
+    started = manager.Event()
+    with ThreadPoolExecutor(2) as outer:
+        futures: list[Future[Any]] = []
+        error: BaseException | None = None
+        try:
+            with TaskGroup(outer, timeout=3 if cause == "deadline" else 60) as tg:
+                futures.append(
+                    tg.submit(group_tasks.nested_on_processes, DEPTH, started, start_method)
+                )
+                # The deadline may come before the leaf starts (three pools to start): then
+                # the groups being opened see it; once the leaf spins, it must stop it.
+                assert cause == "deadline" or started.wait(30)
+                if cause == "failure":
+                    tg.submit(group_tasks.fail_when, started, "DB error")
+                elif cause == "cancel":
+                    tg.cancel()
+                elif cause == "body":
+                    raise RuntimeError("body")
+        except BaseException as caught:
+            error = caught
+        finally:
+            started.set()
+    assert outcome(futures[0]) is CancelledError
+    if cause == "failure":
+        assert isinstance(error, ExceptionGroup)
+        assert [str(e) for e in error.exceptions] == ["DB error"]
+    elif cause == "deadline":
+        assert type(error) is SettleTimeoutError
+    elif cause == "cancel":
+        assert error is None
+    else:
+        assert isinstance(error, ExceptionGroup)
+        assert [str(e) for e in error.exceptions] == ["body"]
+
+
 def test_a_nested_group_cancelled_with_its_outer_group_raises_cancelled_error() -> None:
     """The inner exit raises CancelledError (its task was cancelled), in every mode."""
     with ThreadPoolExecutor(2) as outer, ThreadPoolExecutor(2) as inner_pool:
