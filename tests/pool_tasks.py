@@ -187,15 +187,17 @@ def steps_until_cancelled(marker: str) -> str:
     _write(marker, str(os.getpid()))
     deadline = time.monotonic() + 60
     raised = stopped = False
-    while not (raised and stopped) and time.monotonic() < deadline:
-        try:
-            try:
-                if not raised:
-                    check_cancelled()
-                time.sleep(0.005)
-            except CancelledError:
-                raised = True
-        except BaseException:  # the pool's soft stop, wherever it lands (even above)
+    while True:
+        try:  # the loop's own test is in here too: the soft stop may land there
+            while not (raised and stopped) and time.monotonic() < deadline:
+                try:
+                    if not raised:
+                        check_cancelled()
+                    time.sleep(0.005)
+                except CancelledError:
+                    raised = True
+            break
+        except BaseException:  # the pool's soft stop (once per item), wherever it lands
             stopped = True
     _write(marker + ".how", "check_cancelled" if raised else "never raised")
     raise CancelledError
