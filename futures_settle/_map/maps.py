@@ -139,12 +139,7 @@ def _map(
                 del settled
                 if hook is not None and (filed or extra):
                     yield notify_progress(hook, [*filed, *extra])
-                    if hook.interrupt is not None:
-                        interrupt, hook.interrupt = hook.interrupt, None
-                        try:
-                            raise interrupt
-                        finally:
-                            del interrupt
+                    hook.raise_interrupt()
                 del filed
             parts, count = next_batch(ready, ordered, handed, limit)
             if count:
@@ -163,9 +158,14 @@ def _map(
                         unfinished=left,
                         total=pulled,
                     )
-                if retries is not None:
-                    retries.expire(ready, in_flight, seconds, pulled)
-                yield drain([(0, timed_out(ready, in_flight, seconds, pulled))])
+                # The records the deadline makes: its items' under retry, then the cut ones'.
+                cut = [] if retries is None else retries.expire(ready, in_flight, seconds, pulled)
+                last = timed_out(ready, in_flight, seconds, pulled, cut)
+                if hook is not None and cut:  # progress sees them too, before they are handed out
+                    yield notify_progress(hook, [cut])
+                    hook.raise_interrupt()
+                del cut
+                yield drain([(0, last)])
                 break
         if input_error is not None:
             error, input_error = input_error, None
@@ -325,8 +325,10 @@ def map_settled(
             for others.
         progress: Called with each record as it settles, on the consuming
             thread; its exceptions are reported once as a
-            ``RuntimeWarning`` and otherwise ignored. A retried item is
-            reported once, with its final record.
+            ``RuntimeWarning`` and otherwise ignored. Each item is
+            reported once, with its final record: a retried item after
+            its last attempt, an item the ``timeout`` cut with its
+            ``SettleTimeoutError``, before the map hands it out.
         retry: A :class:`Retry`: an item failing as it names runs again,
             alone, when due (no worker waits); its record tells
             ``.attempts`` and the ``.earlier`` exceptions.

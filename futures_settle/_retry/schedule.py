@@ -320,12 +320,14 @@ class MapRetries:
         in_flight: dict[int, tuple[Any, int]],
         seconds: float,
         total: int,
-    ) -> None:
+    ) -> list[Any]:
         """``map_settled`` at its deadline: file the records of the items under retry.
 
         A waiting item's record is its last failure; one on a later run
-        gets the deadline's ``SettleTimeoutError``, with its runs.
+        gets the deadline's ``SettleTimeoutError``, with its runs (the run
+        cut counts). Returns the records made, for the progress hook.
         """
+        made: list[Any] = []
         left = sum(n for _, n in in_flight.values())
         for position, item in sorted(self._items.items()):
             if position in in_flight:
@@ -342,7 +344,9 @@ class MapRetries:
                 last = item.errors[-1]
                 record = retried(Rejected(last, position), item.runs, tuple(item.errors[:-1]))
             ready[position] = [record]
+            made.append(record)
         self.close()
+        return made
 
     def close(self) -> None:
         """Forget every pending retry: nothing runs again once the map has ended."""
