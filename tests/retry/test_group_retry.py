@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, InvalidStateError, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -135,14 +135,16 @@ class TestNoWorkerWaits:
 
 class TestEnds:
     def test_deadline_drops_the_waiting_retry(self, pool: Any, tmp_path: Path) -> None:
-        """The group's deadline cancels a waiting retry: timeout record, no second run."""
+        """The group's deadline drops a waiting retry: no second run; the record is the first
+        run's failure (the timeout if that run had not failed by the deadline)."""
         folder = folder_of(tmp_path)
         with TaskGroup(pool, mode="settled", timeout=0.5, retry=SLOW) as tg:
             tg.submit(flaky, 0, folder, frozenset({0}))
         (record,) = tg.result()
         assert isinstance(record, Rejected)
-        assert isinstance(record.reason, SettleTimeoutError)
-        assert runs(folder, 0) == 1
+        assert isinstance(record.reason, (ConnectionResetError, SettleTimeoutError))
+        assert (record.attempts, record.earlier) == (1, ())
+        assert runs(folder, 0) <= 1
 
     def test_ctrl_c_drops_the_waiting_retry(self, tmp_path: Path) -> None:
         """Ctrl-C in the body: the group is interrupted and the retry never runs."""
@@ -343,3 +345,112 @@ def test_cancel_racing_the_timer(thread_pool: ThreadPoolExecutor, fast_switching
             t.join(10)
         thread_pool.submit(int).result()
         assert len(calls) == after, round_
+
+
+def _consistent(record: Any, runs_made: int) -> None:
+    """The records' invariant: attempts = runs made, earlier = the runs before the last."""
+    assert record.attempts == runs_made
+    assert len(record.earlier) == record.attempts - 1
+
+
+class TestCutWhileWaiting:
+    """The deadline or cancel() cuts a task whose retry waits: its record tells the runs made."""
+
+    # The first wait is short, the second a minute: two runs, then a long wait.
+    TWO_THEN_WAIT = Retry(ConnectionError, attempts=5, delay=0.001, backoff=60000, jitter=0)
+
+    def _two_failed_runs(self, tg: TaskGroup[Any]) -> tuple[Future[Any], list[Future[Any]]]:
+        """Submit one task to a hand-run executor and fail its first two attempts."""
+        attempts: list[Future[Any]] = []
+
+        def script(n: int, fn: Any, args: Any) -> Future[Any]:
+            f: Future[Any] = Future()
+            attempts.append(f)
+            return f
+
+        tg._executor.script = script  # type: ignore[attr-defined]
+        fut = tg.submit(str, 1)
+        attempts[0].set_exception(ConnectionResetError("run 1"))
+        until = time.monotonic() + 30
+        while len(attempts) < 2:  # the timer thread submits the second attempt at once
+            assert time.monotonic() < until, "the second attempt was never submitted"
+            time.sleep(0.001)
+        attempts[1].set_exception(ConnectionResetError("run 2"))
+        return fut, attempts
+
+    def test_cancel(self) -> None:
+        """cancel() drops the waiting retry: the future is cancelled, the record is the last
+        failure after two runs (earlier: the first)."""
+        with TaskGroup(Scripted(lambda *a: None), mode="settled", retry=self.TWO_THEN_WAIT) as tg:
+            fut, attempts = self._two_failed_runs(tg)
+            tg.cancel()
+        assert fut.cancelled()
+        (record,) = tg.result()
+        assert isinstance(record, Rejected)
+        assert repr(record.reason) == "ConnectionResetError('run 2')"
+        assert [repr(e) for e in record.earlier] == ["ConnectionResetError('run 1')"]
+        _consistent(record, 2)
+        assert len(attempts) == 2
+
+    def test_deadline(self) -> None:
+        """The deadline drops the waiting retry: the record is the last failure, after two runs.
+
+        Failed by hand before the deadline: should a loaded machine reach the deadline first,
+        the attempt it finds queued is cancelled and the record is the timeout, with its runs.
+        """
+        with TaskGroup(
+            Scripted(lambda *a: None), mode="settled", timeout=0.5, retry=self.TWO_THEN_WAIT
+        ) as tg:
+            try:
+                self._two_failed_runs(tg)
+                cut = False
+            except InvalidStateError:  # the deadline cancelled an attempt first
+                cut = True
+        (record,) = tg.result()
+        assert isinstance(record, Rejected)
+        if cut:
+            assert isinstance(record.reason, SettleTimeoutError)
+            assert len(record.earlier) == record.attempts - 1
+            return
+        assert repr(record.reason) == "ConnectionResetError('run 2')"
+        assert [repr(e) for e in record.earlier] == ["ConnectionResetError('run 1')"]
+        _consistent(record, 2)
+
+    def test_deadline_cancels_a_queued_retry(self) -> None:
+        """A later attempt queued at the deadline is cancelled: the timeout is its outcome,
+        counted as a run, the failures before it earlier."""
+        attempts: list[Future[Any]] = []
+
+        def script(n: int, fn: Any, args: Any) -> Future[Any]:
+            f: Future[Any] = Future()
+            if n == 1:
+                f.set_exception(ConnectionResetError("run 1"))
+            attempts.append(f)
+            return f
+
+        with TaskGroup(Scripted(script), mode="settled", timeout=0.3, retry=FAST) as tg:
+            tg.submit(str, 1)
+        (record,) = tg.result()
+        assert isinstance(record, Rejected)
+        assert isinstance(record.reason, SettleTimeoutError)
+        assert [repr(e) for e in record.earlier] == ["ConnectionResetError('run 1')"]
+        _consistent(record, 2)
+        assert attempts[1].cancelled()
+
+    def test_real_pools(self, pool: Any, tmp_path: Path) -> None:
+        """On thread and process pools, at the deadline: whatever the timing, the record's
+        attempts are the runs made and earlier holds the runs before the last."""
+        folder = folder_of(tmp_path)
+        with TaskGroup(pool, mode="settled", timeout=0.5, retry=self.TWO_THEN_WAIT) as tg:
+            tg.submit(retry_tasks.always_fails, 0, folder)
+        (record,) = tg.result()
+        assert isinstance(record, Rejected)
+        made = runs(folder, 0)
+        assert record.attempts in (made, made + 1)  # + 1: a retry queued at the deadline
+        assert len(record.earlier) == record.attempts - 1
+        if isinstance(record.reason, ConnectionResetError):
+            assert record.attempts == made
+            assert repr(record.reason) == f"ConnectionResetError('item 0 run {made}')"
+        assert [repr(e) for e in record.earlier] == [
+            f"ConnectionResetError('item 0 run {k}')" for k in range(1, record.attempts)
+        ]

@@ -642,3 +642,44 @@ class TestBookkeeping:
             x, run = info.value.args
             assert fails[x] >= 3
             assert run == 3
+
+
+class TestCutByTheTimeout:
+    """The map's timeout ends items under retry: every record tells the runs made."""
+
+    def test_records_tell_the_runs_made(
+        self, engine: tuple[Any, int | None], tmp_path: Path
+    ) -> None:
+        """Items failing every run, retried until the timeout: each record's attempts are its
+        runs (one more for a run the deadline cut, whose record is the timeout), its earlier
+        the failures before the last; progress sees each item once, with that record."""
+        pool, chunksize = engine
+        folder = folder_of(tmp_path)
+        seen: list[Any] = []
+        retry = Retry(ConnectionError, attempts=1000, delay=0.005, backoff=1, jitter=0.005)
+        records = list(
+            map_settled(
+                retry_tasks.always_fails,
+                range(6),
+                itertools.repeat(folder),
+                executor=pool,
+                chunksize=chunksize,
+                timeout=0.5,
+                progress=seen.append,
+                retry=retry,
+            )
+        )
+        assert sorted(r.index for r in records) == list(range(6))
+        for r in records:
+            made = runs(folder, r.index)
+            assert isinstance(r, Rejected)
+            assert len(r.earlier) == r.attempts - 1, r
+            if isinstance(r.reason, SettleTimeoutError):
+                assert r.attempts in (made, made + 1), (r, made)  # + 1: cut while queued
+            else:
+                assert r.attempts == made, (r, made)
+                assert repr(r.reason) == f"ConnectionResetError('item {r.index} run {made}')"
+            assert [repr(e) for e in r.earlier] == [
+                f"ConnectionResetError('item {r.index} run {k}')" for k in range(1, r.attempts)
+            ]
+        assert sorted(seen, key=lambda r: r.index) == sorted(records, key=lambda r: r.index)
