@@ -11,7 +11,15 @@ from typing import Any
 
 import pytest
 
-from futures_settle import Fulfilled, Rejected, Retry, SettleTimeoutError, TaskGroup
+from futures_settle import (
+    Fulfilled,
+    Rejected,
+    Retry,
+    SettleTimeoutError,
+    TaskGroup,
+    as_settled,
+    wait_settled,
+)
 
 import retry_tasks
 from retry_tasks import flaky, folder_of, runs
@@ -454,3 +462,76 @@ class TestCutWhileWaiting:
         assert [repr(e) for e in record.earlier] == [
             f"ConnectionResetError('item 0 run {k}')" for k in range(1, record.attempts)
         ]
+
+
+class TestWaitFunctions:
+    """wait_settled and as_settled over a retrying group's futures: records with their attempts."""
+
+    def test_settled_futures(self, pool: Any, tmp_path: Path) -> None:
+        """Futures settled before the call: attempts and earlier as the group's records."""
+        folder = folder_of(tmp_path)
+        with TaskGroup(pool, mode="settled", retry=FAST) as tg:
+            ok = tg.submit(flaky, 1, folder, frozenset({1}))
+            failed = tg.submit(retry_tasks.always_fails, 2, folder)
+            once = tg.submit(flaky, 3, folder)
+        plain: Future[Any] = _done(7)
+        expected = [(10, 2, 1), ("ConnectionResetError('item 2 run 3')", 3, 2), (30, 1, 0)]
+
+        def summary(records: Any) -> list[tuple[Any, int, int]]:
+            return [
+                (
+                    r.value if isinstance(r, Fulfilled) else repr(r.reason),
+                    r.attempts,
+                    len(r.earlier),
+                )
+                for r in records
+            ]
+
+        assert summary(wait_settled([ok, failed, once, plain])) == [*expected, (7, 1, 0)]
+        assert summary(wait_settled({"a": ok, "b": failed, "c": once}).values()) == expected
+        streamed = sorted(as_settled([ok, failed, once, plain]), key=lambda r: r.index)
+        assert summary(streamed) == [*expected, (7, 1, 0)]
+        assert [repr(e) for e in wait_settled([failed])[0].earlier] == [
+            "ConnectionResetError('item 2 run 1')",
+            "ConnectionResetError('item 2 run 2')",
+        ]
+
+    def test_pending_futures(self, tmp_path: Path) -> None:
+        """Futures still retrying when the call starts: their records too."""
+        folder = folder_of(tmp_path)
+        gate = threading.Event()
+        retry = Retry(ConnectionError, attempts=3, delay=0.001, jitter=0)
+        with ThreadPoolExecutor(1) as one, TaskGroup(one, mode="settled", retry=retry) as tg:
+            one.submit(gate.wait, 30)  # holds the worker: both tasks are pending at the calls
+            a = tg.submit(flaky, 4, folder, frozenset({4}))
+            b = tg.submit(flaky, 5, folder, frozenset({5}))
+            out: list[Any] = []
+            streamed: list[Any] = []
+            calls = [
+                threading.Thread(target=lambda: out.extend(wait_settled([a]))),
+                threading.Thread(target=lambda: streamed.extend(as_settled([b]))),
+            ]
+            for t in calls:
+                t.start()
+            until = time.monotonic() + 30
+            # Both calls wait (their callbacks are on the futures) before the worker is freed.
+            while len(a._done_callbacks) < 2 or len(b._done_callbacks) < 2:  # type: ignore[attr-defined]
+                assert time.monotonic() < until, "the calls never waited"
+                time.sleep(0.001)
+            gate.set()
+            for t in calls:
+                t.join(30)
+        assert [(r.value, r.attempts, len(r.earlier)) for r in out] == [(40, 2, 1)]
+        assert [(r.value, r.attempts, len(r.earlier)) for r in streamed] == [(50, 2, 1)]
+
+    def test_cancelled_while_waiting(self) -> None:
+        """A future cancelled while its retry waited: wait_settled gives the group's record."""
+        cut = TestCutWhileWaiting()
+        with TaskGroup(Scripted(lambda *a: None), mode="settled", retry=cut.TWO_THEN_WAIT) as tg:
+            fut, _ = cut._two_failed_runs(tg)
+            tg.cancel()
+        ((record,), (streamed,)) = wait_settled([fut]), list(as_settled([fut]))
+        for r in (record, streamed, tg.result()[0]):
+            assert isinstance(r, Rejected)
+            assert (repr(r.reason), r.attempts) == ("ConnectionResetError('run 2')", 2)
+            assert [repr(e) for e in r.earlier] == ["ConnectionResetError('run 1')"]
