@@ -209,6 +209,33 @@ class TestHostile:
         assert record.reason is refusal  # type: ignore[union-attr]
         assert record.attempts == 2
 
+    def test_refused_third_attempt_counts(self) -> None:
+        """Two runs, then the third refused: attempts 3 (the refused try counts), the reason the
+        refusal, earlier the two runs' failures."""
+        refusal = RuntimeError("cannot schedule new futures after shutdown")
+
+        def script(n: int, fn: Any, args: Any) -> Future[Any]:
+            if n <= 2:
+                return _failed(ConnectionResetError(f"run {n}"))
+            raise refusal
+
+        with TaskGroup(Scripted(script), mode="settled", retry=Retry(Exception, delay=0)) as tg:
+            fut = tg.submit(str, 1)
+        (record,) = tg.result()
+        assert record.reason is refusal  # type: ignore[union-attr]
+        assert record.attempts == 3
+        assert [repr(e) for e in record.earlier] == [
+            "ConnectionResetError('run 1')",
+            "ConnectionResetError('run 2')",
+        ]
+        assert fut.exception() is refusal
+        with (
+            pytest.raises(ExceptionGroup) as info,
+            TaskGroup(Scripted(script), retry=Retry(Exception, delay=0)) as tg,
+        ):
+            tg.submit(str, 1)
+        assert info.value.exceptions == (refusal,)
+
     def test_first_submit_refused_raises(self) -> None:
         """The first attempt refused raises from submit(), as without retry=."""
 

@@ -453,6 +453,58 @@ class TestHostile:
         assert record.attempts == 2
         assert [type(e) for e in record.earlier] == [ConnectionResetError]
 
+    @pytest.mark.parametrize("chunksize", [None, 3])
+    def test_refused_third_attempt_counts(self, chunksize: int | None) -> None:
+        """A refused try counts as an attempt whose outcome is the refusal: after two runs and
+        a refused third, attempts 3, earlier the two runs' failures (len attempts - 1); the
+        neighbours of a chunk keep theirs; map_all raises the refusal."""
+        refusal = RuntimeError("cannot schedule new futures after shutdown")
+        runs_of: list[int] = []
+
+        def flaky_one(x: int) -> int:
+            if x == 1:
+                runs_of.append(x)
+                raise ConnectionResetError(f"run {len(runs_of)}")
+            return x
+
+        def script(n: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> Future[Any]:
+            if n <= (4 if chunksize is None else 2):  # the items (or their chunk), one retry
+                return _done(fn, args)
+            raise refusal
+
+        records = list(
+            map_settled(
+                flaky_one,
+                range(3),
+                executor=Scripted(script),
+                chunksize=chunksize,
+                retry=Retry(Exception, delay=0),
+            )
+        )
+        assert [(r.index, r.attempts, len(r.earlier)) for r in records] == [
+            (0, 1, 0),
+            (1, 3, 2),
+            (2, 1, 0),
+        ]
+        assert records[1].reason is refusal  # type: ignore[union-attr]
+        assert [repr(e) for e in records[1].earlier] == [
+            "ConnectionResetError('run 1')",
+            "ConnectionResetError('run 2')",
+        ]
+        runs_of.clear()
+        with pytest.raises(RuntimeError) as info:
+            list(
+                map_all(
+                    flaky_one,
+                    range(3),
+                    executor=Scripted(script),
+                    chunksize=chunksize,
+                    retry=Retry(Exception, delay=0),
+                )
+            )
+        assert info.value is refusal
+        assert len(runs_of) == 2
+
     def test_second_attempt_inline(self) -> None:
         """An executor that runs the retry inline, in submit(): its outcome is filed as any."""
         calls = []
