@@ -562,3 +562,61 @@ class TestWaitFunctions:
             assert isinstance(r, Rejected)
             assert (repr(r.reason), r.attempts) == ("ConnectionResetError('run 2')", 2)
             assert [repr(e) for e in r.earlier] == ["ConnectionResetError('run 1')"]
+
+
+def _until_waiting(fut: Any) -> None:
+    """Until the first attempt's failure has reached ``fut`` and its retry waits."""
+    until = time.monotonic() + 30
+    while fut._attempt is not None:
+        assert time.monotonic() < until, "the first attempt's failure never arrived"
+        time.sleep(0.002)
+
+
+class TestDaskCancel:
+    """cancel() on dask, whose client hears of a task's end a moment after its worker."""
+
+    def test_during_the_backoff(self, client: Any, tmp_path: Path) -> None:
+        """Once the failure has reached the future (its retry waits), cancel() gives the same
+        record every time: the future cancelled, the record its failure after one run."""
+        for round_ in range(5):
+            (tmp_path / str(round_)).mkdir()
+            folder = folder_of(tmp_path / str(round_))
+            with TaskGroup(client, mode="settled", retry=SLOW) as tg:
+                fut = tg.submit(retry_tasks.always_fails, 0, folder)
+                _until_waiting(fut)
+                tg.cancel()
+            (record,) = tg.result()
+            assert fut.cancelled()
+            assert isinstance(record, Rejected)
+            assert (repr(record.reason), record.attempts, record.earlier) == (
+                "ConnectionResetError('item 0 run 1')",
+                1,
+                (),
+            )
+            assert wait_settled([fut])[0].reason is record.reason  # type: ignore[union-attr]
+            assert runs(folder, 0) == 1
+
+    def test_as_the_attempt_ends(self, client: Any, tmp_path: Path) -> None:
+        """cancel() once the task ran, its end maybe not yet heard by the client: what is
+        guaranteed is one run, a record of it (its failure, or the cancellation that dask
+        gave the attempt it still saw running), attempts 1, and nothing run again."""
+        for round_ in range(5):
+            (tmp_path / str(round_)).mkdir()
+            folder = folder_of(tmp_path / str(round_))
+            with TaskGroup(client, mode="settled", retry=SLOW) as tg:
+                tg.submit(retry_tasks.always_fails, 0, folder)
+                until = time.monotonic() + 30
+                while runs(folder, 0) < 1:
+                    assert time.monotonic() < until, "the task never ran"
+                    time.sleep(0.002)
+                tg.cancel()
+            (record,) = tg.result()
+            assert isinstance(record, Rejected)
+            assert repr(record.reason) in (
+                "ConnectionResetError('item 0 run 1')",
+                "CancelledError()",
+            )
+            assert (record.attempts, record.earlier) == (1, ())
+            for t in _timer_threads():
+                t.join(10)
+            assert runs(folder, 0) == 1
