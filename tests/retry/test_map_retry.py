@@ -699,20 +699,24 @@ class TestBookkeeping:
 class TestCutByTheTimeout:
     """The map's timeout ends items under retry: every record tells the runs made."""
 
+    @pytest.mark.parametrize("auto", [False, True])
     def test_records_tell_the_runs_made(
-        self, engine: tuple[Any, int | None], tmp_path: Path
+        self, engine: tuple[Any, int | None], auto: bool, tmp_path: Path
     ) -> None:
         """Items failing every run, retried until the timeout: each record's attempts are its
         runs (one more for a run the deadline cut, whose record is the timeout), its earlier
-        the failures before the last; progress sees each item once, with that record."""
+        the failures before the last; progress sees each item once, with that record (auto: the
+        map's own chunk sizes on a process pool)."""
         pool, chunksize = engine
+        if auto:
+            chunksize = None
         folder = folder_of(tmp_path)
         seen: list[Any] = []
         retry = Retry(ConnectionError, attempts=1000, delay=0.005, backoff=1, jitter=0.005)
         records = list(
             map_settled(
                 retry_tasks.always_fails,
-                range(6),
+                range(6 if not auto else 40),
                 itertools.repeat(folder),
                 executor=pool,
                 chunksize=chunksize,
@@ -721,7 +725,7 @@ class TestCutByTheTimeout:
                 retry=retry,
             )
         )
-        assert sorted(r.index for r in records) == list(range(6))
+        assert sorted(r.index for r in records) == list(range(6 if not auto else 40))
         for r in records:
             made = runs(folder, r.index)
             assert isinstance(r, Rejected)
