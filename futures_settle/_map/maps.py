@@ -63,6 +63,7 @@ def _map(
     target = Target(executor)
     task_deadline = None if deadline is None else Deadline(deadline)  # what items run under
     retries = None if retry is None else MapRetries(retry, fn, deadline, sizer, chunked, fail_fast)
+    sent = None if retries is None else retries.sent  # each unit's arguments, for its retries
 
     def again(
         fn: Callable[..., Any], chunk: list[Any], chunked: bool, waiter: Waiter, position: int
@@ -104,8 +105,8 @@ def _map(
                 )
                 exhausted = exhausted or refused  # refused, or the input broke: pull no more
                 in_flight[pulled] = (fut, len(chunk))
-                if retries is not None:
-                    retries.sent(pulled, chunk, refused)
+                if sent is not None and not refused:  # a refused unit is final as it is
+                    sent[pulled] = chunk
                 pulled += len(chunk)
                 del fut, chunk
             if pulled == handed:
