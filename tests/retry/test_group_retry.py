@@ -427,6 +427,24 @@ class TestCutWhileWaiting:
         _consistent(record, 2)
         assert len(attempts) == 2
 
+    def test_the_futures_own_cancel(self) -> None:
+        """cancel() on the future itself while its retry waits: the same record; in mode "all"
+        it is the task's failure (it was the CancelledError)."""
+        with TaskGroup(Scripted(lambda *a: None), mode="settled", retry=self.TWO_THEN_WAIT) as tg:
+            fut, _ = self._two_failed_runs(tg)
+            assert fut.cancel() is True
+        (record,) = tg.result()
+        assert (repr(record.reason), record.attempts) == ("ConnectionResetError('run 2')", 2)  # type: ignore[union-attr]
+
+        def body() -> None:
+            with TaskGroup(Scripted(lambda *a: None), retry=self.TWO_THEN_WAIT) as tg:
+                fut, _ = self._two_failed_runs(tg)
+                fut.cancel()
+
+        with pytest.raises(ExceptionGroup) as info:
+            body()
+        assert [repr(e) for e in info.value.exceptions] == ["ConnectionResetError('run 2')"]
+
     def test_deadline(self) -> None:
         """The deadline drops the waiting retry: the record is the last failure, after two runs.
 
