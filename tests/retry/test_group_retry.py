@@ -641,3 +641,17 @@ class TestDaskCancel:
             for t in _timer_threads():
                 t.join(10)
             assert runs(folder, 0) == 1
+
+
+def test_wait_timeout_over_a_retrying_future() -> None:
+    """wait_settled's own timeout over a future whose retry waits: the call's timeout record,
+    attempts 1 (the record is the wait's), and the future goes on."""
+    cut = TestCutWhileWaiting()
+    with TaskGroup(Scripted(lambda *a: None), mode="settled", retry=cut.TWO_THEN_WAIT) as tg:
+        fut, _ = cut._two_failed_runs(tg)
+        (record,) = wait_settled([fut], timeout=0.01)
+        assert isinstance(record, Rejected)
+        assert isinstance(record.reason, SettleTimeoutError)
+        assert (record.attempts, record.earlier) == (1, ())
+        assert not fut.done()
+        tg.cancel()
