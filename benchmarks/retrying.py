@@ -3,7 +3,7 @@
 python -m benchmarks.retrying   # these rows alone
 
 - overhead: ``map_settled`` over 10^5 tiny items with ``retry=`` given and
-  nothing failing, against the same map without it (interleaved rounds;
+  nothing failing, against the same map without it (41 interleaved rounds;
   the best of each, and the median of the per-round ratios in a note).
 - flaky: 2,000 items of 2 ms of blocking I/O on 16 threads, 5% failing
   once with a transient ``ConnectionResetError``, one retry after 50 ms:
@@ -142,7 +142,7 @@ def run_all(
 ) -> list[Row]:
     out = [] if notes is None else notes
     n = 10**3 if quick else 10**5
-    rounds = 1 if quick else max(reps, 11)
+    rounds = 1 if quick else max(reps, 41)  # a 2-5% difference needs many rounds to show
     rows = overhead(pool, "threads", n, rounds, out)
     rows += overhead(procs, "processes", n, rounds, out)
     rows += flaky(200 if quick else 2000, 1 if quick else reps, out)

@@ -135,8 +135,9 @@ def scan_values(
 
 def scan_records(
     items: Sequence[Any] | list[Any], keys: Sequence[Any] | None, fn: str
-) -> tuple[list[Any], Pending]:
-    """One pass for ``wait_settled``: records so far (``None`` where pending), pending inputs."""
+) -> tuple[list[Any], Pending, list[int]]:
+    """One pass for ``wait_settled``: records so far (``None`` where pending), pending inputs,
+    and the positions of the settled inputs read through their engine (not stdlib futures)."""
     records: list[Any] = []
     append = records.append
     pending = Pending(items)
@@ -175,7 +176,7 @@ def scan_records(
         ):
             index = i if keys is None else keys[i]
             records[i] = Fulfilled(payload, index) if code == OK else Rejected(payload, index)
-    return records, pending
+    return records, pending, deferred
 
 
 def read_all(items: Sequence[Any], kinds: Sequence[int]) -> tuple[list[tuple[int, Any]], Pending]:

@@ -132,12 +132,19 @@ class Waiter:
         return self._signal.acquire(blocking=False)
 
     def take(self) -> list[tuple[Any, int]]:
-        """STREAM mode: return what settled since the last call, rearm the signal."""
+        """STREAM mode: return what settled since the last call, rearm the signal.
+
+        The signal is down whenever ``signalled`` is false: a notification
+        that came after a ``nap`` gave up (a map woken to resubmit a retry
+        takes without having acquired it) is consumed here, or the next
+        one would release a lock already released, in the executor's
+        callback.
+        """
         with LOCK:
             queue, self.queue = self.queue, []
-            if self.signalled and not queue:  # pragma: no cover - defensive
-                return queue
-            self.signalled = False
+            if self.signalled:
+                self._signal.acquire(blocking=False)  # a no-op if wait()/nap()/poll() took it
+                self.signalled = False
             return queue
 
     def close(self) -> None:

@@ -109,7 +109,9 @@ class TaskGroup(GroupState, Generic[R]):
         timeout: Seconds for the whole group, or ``None`` for no deadline.
         retry: A :class:`Retry`: a failed task runs again when due (no
             worker waits); its future settles with the last attempt, which
-            alone counts for the mode. Cancelling drops waiting retries.
+            alone counts for the mode. ``cancel()`` and the deadline drop
+            waiting retries: such a task's record is its last failure,
+            ``attempts`` the runs made (README, "Retries").
 
     Raises:
         TypeError: ``executor`` has no ``submit()`` or is a class (not an

@@ -30,6 +30,7 @@ from typing import Any
 from .._core.deadline import Deadline
 from .._errors import SettleTimeoutError
 from .._records import Fulfilled, Rejected, Settled
+from .._retry.submitter import dropped, tagged
 from .answer import (
     ALL,
     ANY,
@@ -239,11 +240,13 @@ class GroupState:
                         record = Rejected(self._trigger_error, index)
                     if (
                         self._stopping
-                        and isinstance(record.reason, CancelledError)
+                        and (isinstance(record.reason, CancelledError) or dropped(fut))
                         and index != self._trigger
                     ):
-                        if self._cause == DEADLINE:
-                            record = Rejected(self._timeout_error(index), index)
+                        # Stopped by the group. A retry dropped while it waited keeps its
+                        # last failure as its record (tagged); a cut attempt gets the timeout.
+                        if self._cause == DEADLINE and not dropped(fut):
+                            record = tagged(Rejected(self._timeout_error(index), index), fut)
                     else:
                         self._own.append(index)
                         if not self._stopping and (self._mode == ALL or self._mode == FIRST):

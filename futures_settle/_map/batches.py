@@ -255,9 +255,17 @@ def next_batch(
 
 
 def timed_out(
-    ready: dict[int, list[Any]], in_flight: dict[int, tuple[Any, int]], seconds: float, total: int
+    ready: dict[int, list[Any]],
+    in_flight: dict[int, tuple[Any, int]],
+    seconds: float,
+    total: int,
+    cut: list[Any],
 ) -> list[Any]:
-    """``map_settled`` at its deadline: settled records, then timeouts, by position."""
+    """``map_settled`` at its deadline: settled records, then timeouts, by position.
+
+    The timeouts made here (the records of the items the deadline cut) are
+    also appended to ``cut``, for the progress hook.
+    """
     left = sum(n for _, n in in_flight.values())
     out: list[Any] = []
     for start in sorted([*ready, *in_flight]):
@@ -273,5 +281,7 @@ def timed_out(
                 total=total,
                 index=position,
             )
-            out.append(Rejected(error, position))
+            record = Rejected(error, position)
+            out.append(record)
+            cut.append(record)
     return out

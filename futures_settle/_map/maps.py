@@ -63,6 +63,7 @@ def _map(
     target = Target(executor)
     task_deadline = None if deadline is None else Deadline(deadline)  # what items run under
     retries = None if retry is None else MapRetries(retry, fn, deadline, sizer, chunked, fail_fast)
+    sent = None if retries is None else retries.sent  # each unit's arguments, for its retries
 
     def again(
         fn: Callable[..., Any], chunk: list[Any], chunked: bool, waiter: Waiter, position: int
@@ -104,8 +105,8 @@ def _map(
                 )
                 exhausted = exhausted or refused  # refused, or the input broke: pull no more
                 in_flight[pulled] = (fut, len(chunk))
-                if retries is not None:
-                    retries.sent(pulled, chunk, refused)
+                if sent is not None and not refused:  # a refused unit is final as it is
+                    sent[pulled] = chunk
                 pulled += len(chunk)
                 del fut, chunk
             if pulled == handed:
@@ -139,12 +140,7 @@ def _map(
                 del settled
                 if hook is not None and (filed or extra):
                     yield notify_progress(hook, [*filed, *extra])
-                    if hook.interrupt is not None:
-                        interrupt, hook.interrupt = hook.interrupt, None
-                        try:
-                            raise interrupt
-                        finally:
-                            del interrupt
+                    hook.raise_interrupt()
                 del filed
             parts, count = next_batch(ready, ordered, handed, limit)
             if count:
@@ -163,9 +159,14 @@ def _map(
                         unfinished=left,
                         total=pulled,
                     )
-                if retries is not None:
-                    retries.expire(ready, in_flight, seconds, pulled)
-                yield drain([(0, timed_out(ready, in_flight, seconds, pulled))])
+                # The records the deadline makes: its items' under retry, then the cut ones'.
+                cut = [] if retries is None else retries.expire(ready, in_flight, seconds, pulled)
+                last = timed_out(ready, in_flight, seconds, pulled, cut)
+                if hook is not None and cut:  # progress sees them too, before they are handed out
+                    yield notify_progress(hook, [cut])
+                    hook.raise_interrupt()
+                del cut
+                yield drain([(0, last)])
                 break
         if input_error is not None:
             error, input_error = input_error, None
@@ -325,8 +326,10 @@ def map_settled(
             for others.
         progress: Called with each record as it settles, on the consuming
             thread; its exceptions are reported once as a
-            ``RuntimeWarning`` and otherwise ignored. A retried item is
-            reported once, with its final record.
+            ``RuntimeWarning`` and otherwise ignored. Each item is
+            reported once, with its final record: a retried item after
+            its last attempt, an item the ``timeout`` cut with its
+            ``SettleTimeoutError``, before the map hands it out.
         retry: A :class:`Retry`: an item failing as it names runs again,
             alone, when due (no worker waits); its record tells
             ``.attempts`` and the ``.earlier`` exceptions.

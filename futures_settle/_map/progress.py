@@ -19,6 +19,15 @@ class Hook:
         self.warned = False
         self.interrupt: BaseException | None = None  # for the engine to raise
 
+    def raise_interrupt(self) -> None:
+        """Raise the ``BaseException`` a call of the hook handed to the engine, if any."""
+        if self.interrupt is not None:
+            interrupt, self.interrupt = self.interrupt, None
+            try:
+                raise interrupt
+            finally:
+                del interrupt
+
 
 def notify_progress(hook: Hook, filed: list[list[Any]]) -> Generator[Any, None, None]:
     """Call the hook with each record filed: a batch of no items, run by the map's iterator.

@@ -10,6 +10,7 @@ and ``attempt`` (what a retry submits: the function, as a submission new
 to engines that merge equal ones; it crosses to workers).
 
 May import: ``_core`` and the shared leaves. Imported by: ``_map`` and
-``_group`` (which hook it in), and the package's ``__init__``; never by
-``_core`` or ``_wait``.
+``_group`` (which hook it in), ``_wait`` (whose records of a retrying
+group's futures tell their attempts, ``submitter.tagged``) and the
+package's ``__init__``; never by ``_core``.
 """

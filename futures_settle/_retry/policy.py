@@ -75,6 +75,15 @@ class Retry:
     map's consuming thread, or the thread that reports a group's attempt
     (a pool's worker or its management thread): keep it quick.
 
+    What a record tells after retries: ``attempts`` counts the tries
+    submitted (the first included) and ``earlier`` holds the exceptions of
+    the tries before the last, oldest first, so ``len(earlier) ==
+    attempts - 1``; ``reason`` (or ``value``) is the last try's outcome.
+    A try the executor refused counts, its outcome the refusal (final,
+    even if ``on`` names it); so does one the deadline cut (its outcome the
+    ``SettleTimeoutError``). A retry that waited when the deadline or
+    ``cancel()`` came was never tried: the record is the last failure.
+
     The defaults, and why (stamina's, for the same job: transient I/O
     failures in synchronous code):
 

@@ -65,9 +65,9 @@ class MapRetries:
         "_fail_fast",
         "_fn",
         "_items",
-        "_sent",
         "_sizer",
         "policy",
+        "sent",
     )
 
     def __init__(
@@ -85,16 +85,13 @@ class MapRetries:
         self._sizer = sizer
         self._chunked = chunked
         self._fail_fast = fail_fast
-        self._sent: dict[int, list[Any]] = {}  # a first run's unit: position -> its arguments
+        # A first run's unit: position -> its arguments. The map stores into it itself, for
+        # each unit the executor took (a refused one is final: nothing to keep), without a call.
+        self.sent: dict[int, list[Any]] = {}
         self._items: dict[int, _Item] = {}  # items waiting or on a later run, by position
         self._due: list[tuple[float, int]] = []  # (due time, position), a heap
 
     # -- submitting ----------------------------------------------------------
-
-    def sent(self, start: int, chunk: list[Any], refused: bool) -> None:
-        """A unit's first run was submitted (a refused one is final: nothing to keep)."""
-        if not refused:
-            self._sent[start] = chunk
 
     def wait(self, waiter: Any, deadline: float | None) -> bool:
         """The map's wait: until a unit settles, the earliest due retry, or the deadline.
@@ -152,7 +149,7 @@ class MapRetries:
         need no retry, or futures failed with a final exception for
         ``map_all`` to raise) and the records filed here, for progress.
         """
-        sent = self._sent
+        sent = self.sent
         if not self._chunked and not self._items and not any_failed(settled):
             # The common case, at C speed: nothing failed, nothing retried.
             deque(map(sent.pop, map(itemgetter(1), settled)), maxlen=0)
@@ -164,7 +161,7 @@ class MapRetries:
             if item is not None and start in in_flight:
                 self._settle_item(fut, start, item, in_flight, ready, rest, filed)
                 continue
-            chunk = self._sent.pop(start, None)
+            chunk = sent.pop(start, None)
             if chunk is None:  # refused at its first submit: final as it is
                 rest.append((fut, start))
                 continue
@@ -320,12 +317,14 @@ class MapRetries:
         in_flight: dict[int, tuple[Any, int]],
         seconds: float,
         total: int,
-    ) -> None:
+    ) -> list[Any]:
         """``map_settled`` at its deadline: file the records of the items under retry.
 
         A waiting item's record is its last failure; one on a later run
-        gets the deadline's ``SettleTimeoutError``, with its runs.
+        gets the deadline's ``SettleTimeoutError``, with its runs (the run
+        cut counts). Returns the records made, for the progress hook.
         """
+        made: list[Any] = []
         left = sum(n for _, n in in_flight.values())
         for position, item in sorted(self._items.items()):
             if position in in_flight:
@@ -342,10 +341,12 @@ class MapRetries:
                 last = item.errors[-1]
                 record = retried(Rejected(last, position), item.runs, tuple(item.errors[:-1]))
             ready[position] = [record]
+            made.append(record)
         self.close()
+        return made
 
     def close(self) -> None:
         """Forget every pending retry: nothing runs again once the map has ended."""
         self._due.clear()
         self._items.clear()
-        self._sent.clear()
+        self.sent.clear()

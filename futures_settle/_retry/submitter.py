@@ -9,9 +9,10 @@ one timer thread of the caller's (started on demand, ending when nothing
 waits) submits it when due. No worker holds the backoff.
 
 ``cancel()`` on the future stops the retries: a waiting attempt is
-dropped and the future cancelled; a queued one is cancelled with it; a
-running one runs to its end and its outcome is the future's, never run
-again. So a group that cancels its futures ends every retry at once.
+dropped and the future cancelled (its record, ``tagged``, is then the
+last attempt's failure); a queued one is cancelled with it; a running
+one runs to its end and its outcome is the future's, never run again.
+So a group that cancels its futures ends every retry at once.
 
 The executor's future of each attempt is an implementation detail: the
 ``RetryFuture`` settles with the last attempt's value or exception, and
@@ -33,7 +34,7 @@ from .._records import Fulfilled, Rejected, Settled, retried
 from .attempt import Attempt
 from .policy import Retry
 
-__all__ = ["RetryFuture", "RetryingSubmitter", "tagged"]
+__all__ = ["RetryFuture", "RetryingSubmitter", "dropped", "tagged"]
 
 
 class _Timer:
@@ -134,6 +135,7 @@ class RetryFuture(Future[Any]):
         self._runs = 0
         self._errors: list[BaseException] = []
         self._stopped = False  # cancel() was called: no attempt starts any more
+        self._dropped = False  # cancelled while its next attempt waited: see record()
 
     def _start(self, first: bool = False) -> None:
         """Submit the next attempt (the timer's thread, or ``submit()`` for the first)."""
@@ -217,6 +219,8 @@ class RetryFuture(Future[Any]):
             if attempt is None:  # waiting for its next attempt, or never started
                 self._call = None
                 self._submitter.timer.forget(self)
+                # Its last attempt failed (that failure is in _errors): the record tells it.
+                self._dropped = bool(self._errors) and not self.done()
                 return Future.cancel(self)
             try:
                 if attempt.done() or not attempt.cancel():
@@ -226,14 +230,34 @@ class RetryFuture(Future[Any]):
             return Future.cancel(self)
 
     def record(self, index: Any) -> Settled[Any]:
-        """The record of this settled future, with its attempts."""
+        """The record of this settled future, with its attempts (see ``tagged``)."""
         code, payload = read(self)
         record: Settled[Any] = Fulfilled(payload, index) if code == OK else Rejected(payload, index)
         return tagged(record, self)
 
 
 def tagged(record: Settled[Any], fut: Any) -> Settled[Any]:
-    """``record``, with the attempts of ``fut`` when it is a ``RetryFuture`` that retried."""
-    if type(fut) is RetryFuture and fut._runs > 1:
-        return retried(record, fut._runs, tuple(fut._errors))
+    """``record`` (of the settled ``fut``), with the attempts of ``fut`` if it is a ``RetryFuture``.
+
+    ``attempts`` counts the attempts submitted: the one that ran last, one
+    the executor refused (its record is the refusal), one cancelled before
+    it ran (its record is the cancellation, or the group's timeout).
+    ``earlier`` holds the exceptions of the attempts before the last, so
+    ``len(earlier) == attempts - 1``. A future cancelled while its next
+    attempt waited (the group's ``cancel()`` or deadline) submitted no
+    attempt for that: its record is the last attempt's failure, as a map's
+    item whose retry its deadline drops.
+    """
+    if type(fut) is not RetryFuture:
+        return record
+    runs, errors = fut._runs, fut._errors
+    if fut._dropped:
+        return retried(Rejected(errors[-1], record.index), runs, tuple(errors[:-1]))
+    if runs > 1:
+        return retried(record, runs, tuple(errors))
     return record
+
+
+def dropped(fut: Any) -> bool:
+    """Whether ``fut`` is a ``RetryFuture`` cancelled while its next attempt waited."""
+    return type(fut) is RetryFuture and fut._dropped

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any, TypeVar, overload
 
@@ -10,9 +10,10 @@ from .._core.hub import ALL, FAIL_FAST, give_up, wait_pending
 from .._core.hub import cancel_pending as _cancel
 from .._core.inputs import check_flag, deadline_of, materialize
 from .._core.scans import Pending, read_pending, scan_records, scan_values
-from .._core.state import FAIL, OK, PENDING, read
+from .._core.state import DUCK, FAIL, OK, PENDING, read
 from .._errors import input_timeout, reraise
 from .._records import Fulfilled, Rejected
+from .._retry.submitter import RetryFuture, tagged
 
 __all__ = ["wait_all", "wait_settled"]
 
@@ -138,7 +139,7 @@ def _settle_pending(
     outcomes = read_pending(pending)
     unfinished = 0 if notified else sum(1 for code, _ in outcomes if code == PENDING)
     total = len(records)
-    for (position, _, _), (code, payload) in zip(pending, outcomes, strict=True):
+    for (position, x, kind), (code, payload) in zip(pending, outcomes, strict=True):
         index = position if keys is None else keys[position]
         if code == OK:
             records[position] = Fulfilled(payload, index)
@@ -147,6 +148,17 @@ def _settle_pending(
         else:
             error = input_timeout(index, timeout, unfinished, total)
             records[position] = Rejected(error, index)
+            continue
+        if kind == DUCK and type(x) is RetryFuture:
+            records[position] = tagged(records[position], x)
+
+
+def _tag_settled(records: list[Any], items: Sequence[Any], positions: list[int]) -> None:
+    """The records of a retrying group's futures among ``positions``, with their attempts."""
+    for position in positions:
+        x = items[position]
+        if type(x) is RetryFuture:
+            records[position] = tagged(records[position], x)
 
 
 @overload
@@ -219,7 +231,9 @@ def wait_settled(
     deadline = deadline_of(timeout)
     check_flag("cancel_pending", cancel_pending)
     items, keys = materialize(fs, "wait_settled")
-    records, pending = scan_records(items, keys, "wait_settled")
+    records, pending, others = scan_records(items, keys, "wait_settled")
+    if others:  # only inputs read through their engine may be a retrying group's futures
+        _tag_settled(records, items, others)
     if pending:
         notified, _ = wait_pending(ALL, pending, deadline)
         _settle_pending(records, pending, keys, notified, timeout)

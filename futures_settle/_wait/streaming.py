@@ -11,9 +11,10 @@ from .._core.engines import read_one
 from .._core.hub import STREAM, Waiter, expired, register
 from .._core.inputs import deadline_of, materialize
 from .._core.scans import read_all
-from .._core.state import OK, PENDING, check, read_kinds
+from .._core.state import DUCK, OK, PENDING, check, read_kinds
 from .._errors import input_timeout
 from .._records import Fulfilled, Rejected
+from .._retry.submitter import RetryFuture, tagged
 
 T = TypeVar("T")
 
@@ -109,6 +110,15 @@ def _pop(
     return Fulfilled(payload, index) if code == OK else Rejected(payload, index)
 
 
+def _pop_tagged(
+    items: list[Any], outcomes: list[tuple[int, Any]], keys: list[Any] | None, position: int
+) -> Fulfilled[Any] | Rejected:
+    """``_pop`` where a retrying group's future may be an input: its record tells its attempts."""
+    x = items[position]
+    record = _pop(items, outcomes, keys, position)
+    return tagged(record, x) if type(x) is RetryFuture else record
+
+
 def _read_into(
     outcomes: list[tuple[int, Any]], items: list[Any], kinds: bytearray, positions: list[int]
 ) -> None:
@@ -144,6 +154,8 @@ def _as_settled(
 ) -> Generator[Fulfilled[Any] | Rejected, None, None]:
     outcomes, pending = read_all(items, kinds)
     total = len(items)
+    # A retrying group's futures are read through their methods: none among stdlib futures.
+    pop = _pop_tagged if DUCK in kinds else _pop
     waiter = Waiter(STREAM, len(pending))
     try:
         if not expired(deadline):  # past it, the call only looks: nothing to register
@@ -152,7 +164,7 @@ def _as_settled(
         del pending
         for position in range(total):
             if position not in left:
-                yield _pop(items, outcomes, keys, position)
+                yield pop(items, outcomes, keys, position)
         while left:
             notified = waiter.wait(deadline)
             positions = [position for _, position in waiter.take() if position in left]
@@ -164,7 +176,7 @@ def _as_settled(
                     if outcomes[position][0] == PENDING:  # the deadline came first
                         left.add(position)
                         continue
-                yield _pop(items, outcomes, keys, position)
+                yield pop(items, outcomes, keys, position)
             if not notified:
                 unfinished = len(left)
                 for position in sorted(left):

@@ -31,6 +31,25 @@ def test_nap_stays_armed() -> None:
     waiter.close()
 
 
+def test_take_after_a_nap_that_timed_out() -> None:
+    """A future settling between a nap's timeout and take(): take() rearms the signal, so that
+    the next settling notifies again (it raised 'release unlocked lock' in the executor's
+    callback, seen on a retrying map on a process pool at its timeout)."""
+    waiter = Waiter(STREAM, 0)
+    first: Future[int] = Future()
+    second: Future[int] = Future()
+    watch(waiter, first, 0)
+    watch(waiter, second, 1)
+    assert waiter.nap(time.monotonic() - 1) is False
+    first.set_result(1)  # after the nap gave up, before the map's loop takes
+    assert waiter.take() == [(first, 0)]
+    assert waiter.poll() is False  # rearmed: nothing new has come
+    second.set_result(2)  # a release of a lock left unlocked raised in this callback
+    assert waiter.poll() is True
+    assert waiter.take() == [(second, 1)]
+    waiter.close()
+
+
 def test_nap_wakes_when_notified() -> None:
     """A future settling during the nap ends it at once."""
     waiter = Waiter(STREAM, 0)

@@ -96,11 +96,13 @@ def test_a_rejected_record_handed_out_is_not_kept() -> None:
 
 def test_timed_out_hands_out_mixed_parts() -> None:
     part, expected = _chunk(0, 3, {2})
-    out = timed_out({0: part}, {3: (None, 1)}, 1.0, 4)
+    cut: list[Any] = []
+    out = timed_out({0: part}, {3: (None, 1)}, 1.0, 4, cut)
     assert out[:3] == expected
     assert type(out[3]) is Rejected
     assert type(out[3].reason) is SettleTimeoutError
     assert out[3].index == 3
+    assert cut == [out[3]]  # what the timeout made, for the progress hook
 
 
 def _fail_on_threes(x: int) -> int:

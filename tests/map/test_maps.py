@@ -245,6 +245,37 @@ class TestTimeoutAndClosing:
         assert isinstance(records[1].reason, SettleTimeoutError)
         assert str(records[1].reason) == "item 1 did not settle within 0.05 s (1 items in flight)"
 
+    @pytest.mark.parametrize("chunksize", [None, 2])
+    def test_progress_sees_the_records_of_the_timeout(
+        self, chunksize: int | None, request: pytest.FixtureRequest
+    ) -> None:
+        """progress sees each item once, those the timeout cut too (threads; processes, chunked)."""
+        if chunksize is None:
+            pool: Any = request.getfixturevalue("thread_pool")
+            gate: Any = threading.Event()
+            done: Any = _set_event()
+        else:
+            pool = request.getfixturevalue("process_pool")
+            manager = request.getfixturevalue("manager")
+            gate, done = manager.Event(), manager.Event()
+            done.set()
+        seen: list[Any] = []
+        try:
+            records = list(
+                map_settled(
+                    tasks.block,
+                    [done, gate, done, done],
+                    executor=pool,
+                    chunksize=chunksize,
+                    timeout=0.3,
+                    progress=seen.append,
+                )
+            )
+        finally:
+            gate.set()
+        assert any(isinstance(getattr(r, "reason", None), SettleTimeoutError) for r in records)
+        assert sorted(seen, key=lambda r: r.index) == records
+
     def test_map_all_timeout_raises(self) -> None:
         gate = threading.Event()
         with ThreadPoolExecutor(1) as pool:

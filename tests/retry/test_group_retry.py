@@ -5,13 +5,21 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, InvalidStateError, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from futures_settle import Fulfilled, Rejected, Retry, SettleTimeoutError, TaskGroup
+from futures_settle import (
+    Fulfilled,
+    Rejected,
+    Retry,
+    SettleTimeoutError,
+    TaskGroup,
+    as_settled,
+    wait_settled,
+)
 
 import retry_tasks
 from retry_tasks import flaky, folder_of, runs
@@ -135,14 +143,16 @@ class TestNoWorkerWaits:
 
 class TestEnds:
     def test_deadline_drops_the_waiting_retry(self, pool: Any, tmp_path: Path) -> None:
-        """The group's deadline cancels a waiting retry: timeout record, no second run."""
+        """The group's deadline drops a waiting retry: no second run; the record is the first
+        run's failure (the timeout if that run had not failed by the deadline)."""
         folder = folder_of(tmp_path)
         with TaskGroup(pool, mode="settled", timeout=0.5, retry=SLOW) as tg:
             tg.submit(flaky, 0, folder, frozenset({0}))
         (record,) = tg.result()
         assert isinstance(record, Rejected)
-        assert isinstance(record.reason, SettleTimeoutError)
-        assert runs(folder, 0) == 1
+        assert isinstance(record.reason, (ConnectionResetError, SettleTimeoutError))
+        assert (record.attempts, record.earlier) == (1, ())
+        assert runs(folder, 0) <= 1
 
     def test_ctrl_c_drops_the_waiting_retry(self, tmp_path: Path) -> None:
         """Ctrl-C in the body: the group is interrupted and the retry never runs."""
@@ -198,6 +208,33 @@ class TestHostile:
         (record,) = tg.result()
         assert record.reason is refusal  # type: ignore[union-attr]
         assert record.attempts == 2
+
+    def test_refused_third_attempt_counts(self) -> None:
+        """Two runs, then the third refused: attempts 3 (the refused try counts), the reason the
+        refusal, earlier the two runs' failures."""
+        refusal = RuntimeError("cannot schedule new futures after shutdown")
+
+        def script(n: int, fn: Any, args: Any) -> Future[Any]:
+            if n <= 2:
+                return _failed(ConnectionResetError(f"run {n}"))
+            raise refusal
+
+        with TaskGroup(Scripted(script), mode="settled", retry=Retry(Exception, delay=0)) as tg:
+            fut = tg.submit(str, 1)
+        (record,) = tg.result()
+        assert record.reason is refusal  # type: ignore[union-attr]
+        assert record.attempts == 3
+        assert [repr(e) for e in record.earlier] == [
+            "ConnectionResetError('run 1')",
+            "ConnectionResetError('run 2')",
+        ]
+        assert fut.exception() is refusal
+        with (
+            pytest.raises(ExceptionGroup) as info,
+            TaskGroup(Scripted(script), retry=Retry(Exception, delay=0)) as tg,
+        ):
+            tg.submit(str, 1)
+        assert info.value.exceptions == (refusal,)
 
     def test_first_submit_refused_raises(self) -> None:
         """The first attempt refused raises from submit(), as without retry=."""
@@ -343,3 +380,278 @@ def test_cancel_racing_the_timer(thread_pool: ThreadPoolExecutor, fast_switching
             t.join(10)
         thread_pool.submit(int).result()
         assert len(calls) == after, round_
+
+
+def _consistent(record: Any, runs_made: int) -> None:
+    """The records' invariant: attempts = runs made, earlier = the runs before the last."""
+    assert record.attempts == runs_made
+    assert len(record.earlier) == record.attempts - 1
+
+
+class TestCutWhileWaiting:
+    """The deadline or cancel() cuts a task whose retry waits: its record tells the runs made."""
+
+    # The first wait is short, the second a minute: two runs, then a long wait.
+    TWO_THEN_WAIT = Retry(ConnectionError, attempts=5, delay=0.001, backoff=60000, jitter=0)
+
+    def _two_failed_runs(self, tg: TaskGroup[Any]) -> tuple[Future[Any], list[Future[Any]]]:
+        """Submit one task to a hand-run executor and fail its first two attempts."""
+        attempts: list[Future[Any]] = []
+
+        def script(n: int, fn: Any, args: Any) -> Future[Any]:
+            f: Future[Any] = Future()
+            attempts.append(f)
+            return f
+
+        tg._executor.script = script  # type: ignore[attr-defined]
+        fut = tg.submit(str, 1)
+        attempts[0].set_exception(ConnectionResetError("run 1"))
+        until = time.monotonic() + 30
+        while len(attempts) < 2:  # the timer thread submits the second attempt at once
+            assert time.monotonic() < until, "the second attempt was never submitted"
+            if fut.done():  # a deadline came first (a loaded machine): it dropped the retry
+                raise InvalidStateError("the retry was dropped before its second attempt")
+            time.sleep(0.001)
+        attempts[1].set_exception(ConnectionResetError("run 2"))
+        return fut, attempts
+
+    def test_cancel(self) -> None:
+        """cancel() drops the waiting retry: the future is cancelled, the record is the last
+        failure after two runs (earlier: the first)."""
+        with TaskGroup(Scripted(lambda *a: None), mode="settled", retry=self.TWO_THEN_WAIT) as tg:
+            fut, attempts = self._two_failed_runs(tg)
+            tg.cancel()
+        assert fut.cancelled()
+        (record,) = tg.result()
+        assert isinstance(record, Rejected)
+        assert repr(record.reason) == "ConnectionResetError('run 2')"
+        assert [repr(e) for e in record.earlier] == ["ConnectionResetError('run 1')"]
+        _consistent(record, 2)
+        assert len(attempts) == 2
+
+    def test_the_futures_own_cancel(self) -> None:
+        """cancel() on the future itself while its retry waits: the same record; in mode "all"
+        it is the task's failure (it was the CancelledError)."""
+        with TaskGroup(Scripted(lambda *a: None), mode="settled", retry=self.TWO_THEN_WAIT) as tg:
+            fut, _ = self._two_failed_runs(tg)
+            assert fut.cancel() is True
+        (record,) = tg.result()
+        assert (repr(record.reason), record.attempts) == ("ConnectionResetError('run 2')", 2)  # type: ignore[union-attr]
+
+        def body() -> None:
+            with TaskGroup(Scripted(lambda *a: None), retry=self.TWO_THEN_WAIT) as tg:
+                fut, _ = self._two_failed_runs(tg)
+                fut.cancel()
+
+        with pytest.raises(ExceptionGroup) as info:
+            body()
+        assert [repr(e) for e in info.value.exceptions] == ["ConnectionResetError('run 2')"]
+
+    def test_deadline(self) -> None:
+        """The deadline drops the waiting retry: the record is the last failure, after two runs.
+
+        Failed by hand before the deadline: should a loaded machine reach the deadline first,
+        the attempt it finds queued is cancelled (the record is the timeout, with its runs) or
+        the retry it finds waiting dropped (the failure): the count holds either way.
+        """
+        with TaskGroup(
+            Scripted(lambda *a: None), mode="settled", timeout=0.5, retry=self.TWO_THEN_WAIT
+        ) as tg:
+            try:
+                self._two_failed_runs(tg)
+                cut = False
+            except InvalidStateError:  # the deadline cancelled an attempt first
+                cut = True
+        (record,) = tg.result()
+        assert isinstance(record, Rejected)
+        if cut:  # what it cut, a queued attempt or a waiting retry, its record tells
+            assert isinstance(record.reason, (SettleTimeoutError, ConnectionResetError))
+            assert len(record.earlier) == record.attempts - 1
+            return
+        assert repr(record.reason) == "ConnectionResetError('run 2')"
+        assert [repr(e) for e in record.earlier] == ["ConnectionResetError('run 1')"]
+        _consistent(record, 2)
+
+    def test_deadline_cancels_a_queued_retry(self) -> None:
+        """A later attempt queued at the deadline is cancelled: the timeout is its outcome,
+        counted as a run, the failures before it earlier."""
+        attempts: list[Future[Any]] = []
+
+        def script(n: int, fn: Any, args: Any) -> Future[Any]:
+            f: Future[Any] = Future()
+            if n == 1:
+                f.set_exception(ConnectionResetError("run 1"))
+            attempts.append(f)
+            return f
+
+        with TaskGroup(Scripted(script), mode="settled", timeout=0.3, retry=FAST) as tg:
+            tg.submit(str, 1)
+        (record,) = tg.result()
+        assert isinstance(record, Rejected)
+        assert isinstance(record.reason, SettleTimeoutError)
+        assert [repr(e) for e in record.earlier] == ["ConnectionResetError('run 1')"]
+        _consistent(record, 2)
+        assert attempts[1].cancelled()
+
+    def test_real_pools(self, pool: Any, tmp_path: Path) -> None:
+        """On thread and process pools, at the deadline: whatever the timing, the record's
+        attempts are the runs made and earlier holds the runs before the last."""
+        folder = folder_of(tmp_path)
+        with TaskGroup(pool, mode="settled", timeout=0.5, retry=self.TWO_THEN_WAIT) as tg:
+            tg.submit(retry_tasks.always_fails, 0, folder)
+        (record,) = tg.result()
+        assert isinstance(record, Rejected)
+        made = runs(folder, 0)
+        assert record.attempts in (made, made + 1)  # + 1: a retry queued at the deadline
+        assert len(record.earlier) == record.attempts - 1
+        if isinstance(record.reason, ConnectionResetError):
+            assert record.attempts == made
+            assert repr(record.reason) == f"ConnectionResetError('item 0 run {made}')"
+        assert [repr(e) for e in record.earlier] == [
+            f"ConnectionResetError('item 0 run {k}')" for k in range(1, record.attempts)
+        ]
+
+
+class TestWaitFunctions:
+    """wait_settled and as_settled over a retrying group's futures: records with their attempts."""
+
+    def test_settled_futures(self, pool: Any, tmp_path: Path) -> None:
+        """Futures settled before the call: attempts and earlier as the group's records."""
+        folder = folder_of(tmp_path)
+        with TaskGroup(pool, mode="settled", retry=FAST) as tg:
+            ok = tg.submit(flaky, 1, folder, frozenset({1}))
+            failed = tg.submit(retry_tasks.always_fails, 2, folder)
+            once = tg.submit(flaky, 3, folder)
+        plain: Future[Any] = _done(7)
+        expected = [(10, 2, 1), ("ConnectionResetError('item 2 run 3')", 3, 2), (30, 1, 0)]
+
+        def summary(records: Any) -> list[tuple[Any, int, int]]:
+            return [
+                (
+                    r.value if isinstance(r, Fulfilled) else repr(r.reason),
+                    r.attempts,
+                    len(r.earlier),
+                )
+                for r in records
+            ]
+
+        assert summary(wait_settled([ok, failed, once, plain])) == [*expected, (7, 1, 0)]
+        assert summary(wait_settled({"a": ok, "b": failed, "c": once}).values()) == expected
+        streamed = sorted(as_settled([ok, failed, once, plain]), key=lambda r: r.index)
+        assert summary(streamed) == [*expected, (7, 1, 0)]
+        assert [repr(e) for e in wait_settled([failed])[0].earlier] == [
+            "ConnectionResetError('item 2 run 1')",
+            "ConnectionResetError('item 2 run 2')",
+        ]
+
+    def test_pending_futures(self, tmp_path: Path) -> None:
+        """Futures still retrying when the call starts: their records too."""
+        folder = folder_of(tmp_path)
+        gate = threading.Event()
+        retry = Retry(ConnectionError, attempts=3, delay=0.001, jitter=0)
+        with ThreadPoolExecutor(1) as one, TaskGroup(one, mode="settled", retry=retry) as tg:
+            one.submit(gate.wait, 30)  # holds the worker: both tasks are pending at the calls
+            a = tg.submit(flaky, 4, folder, frozenset({4}))
+            b = tg.submit(flaky, 5, folder, frozenset({5}))
+            out: list[Any] = []
+            streamed: list[Any] = []
+            calls = [
+                threading.Thread(target=lambda: out.extend(wait_settled([a]))),
+                threading.Thread(target=lambda: streamed.extend(as_settled([b]))),
+            ]
+            for t in calls:
+                t.start()
+            until = time.monotonic() + 30
+            # Both calls wait (their callbacks are on the futures) before the worker is freed.
+            while len(a._done_callbacks) < 2 or len(b._done_callbacks) < 2:  # type: ignore[attr-defined]
+                assert time.monotonic() < until, "the calls never waited"
+                time.sleep(0.001)
+            gate.set()
+            for t in calls:
+                t.join(30)
+        assert [(r.value, r.attempts, len(r.earlier)) for r in out] == [(40, 2, 1)]
+        assert [(r.value, r.attempts, len(r.earlier)) for r in streamed] == [(50, 2, 1)]
+
+    def test_cancelled_while_waiting(self) -> None:
+        """A future cancelled while its retry waited: wait_settled gives the group's record."""
+        cut = TestCutWhileWaiting()
+        with TaskGroup(Scripted(lambda *a: None), mode="settled", retry=cut.TWO_THEN_WAIT) as tg:
+            fut, _ = cut._two_failed_runs(tg)
+            tg.cancel()
+        ((record,), (streamed,)) = wait_settled([fut]), list(as_settled([fut]))
+        for r in (record, streamed, tg.result()[0]):
+            assert isinstance(r, Rejected)
+            assert (repr(r.reason), r.attempts) == ("ConnectionResetError('run 2')", 2)
+            assert [repr(e) for e in r.earlier] == ["ConnectionResetError('run 1')"]
+
+
+def _until_waiting(fut: Any) -> None:
+    """Until the first attempt's failure has reached ``fut`` and its retry waits."""
+    until = time.monotonic() + 30
+    while fut._attempt is not None:
+        assert time.monotonic() < until, "the first attempt's failure never arrived"
+        time.sleep(0.002)
+
+
+class TestDaskCancel:
+    """cancel() on dask, whose client hears of a task's end a moment after its worker."""
+
+    def test_during_the_backoff(self, client: Any, tmp_path: Path) -> None:
+        """Once the failure has reached the future (its retry waits), cancel() gives the same
+        record every time: the future cancelled, the record its failure after one run."""
+        for round_ in range(5):
+            (tmp_path / str(round_)).mkdir()
+            folder = folder_of(tmp_path / str(round_))
+            with TaskGroup(client, mode="settled", retry=SLOW) as tg:
+                fut = tg.submit(retry_tasks.always_fails, 0, folder)
+                _until_waiting(fut)
+                tg.cancel()
+            (record,) = tg.result()
+            assert fut.cancelled()
+            assert isinstance(record, Rejected)
+            assert (repr(record.reason), record.attempts, record.earlier) == (
+                "ConnectionResetError('item 0 run 1')",
+                1,
+                (),
+            )
+            assert wait_settled([fut])[0].reason is record.reason  # type: ignore[union-attr]
+            assert runs(folder, 0) == 1
+
+    def test_as_the_attempt_ends(self, client: Any, tmp_path: Path) -> None:
+        """cancel() once the task ran, its end maybe not yet heard by the client: what is
+        guaranteed is one run, a record of it (its failure, or the cancellation that dask
+        gave the attempt it still saw running), attempts 1, and nothing run again."""
+        for round_ in range(5):
+            (tmp_path / str(round_)).mkdir()
+            folder = folder_of(tmp_path / str(round_))
+            with TaskGroup(client, mode="settled", retry=SLOW) as tg:
+                tg.submit(retry_tasks.always_fails, 0, folder)
+                until = time.monotonic() + 30
+                while runs(folder, 0) < 1:
+                    assert time.monotonic() < until, "the task never ran"
+                    time.sleep(0.002)
+                tg.cancel()
+            (record,) = tg.result()
+            assert isinstance(record, Rejected)
+            assert repr(record.reason) in (
+                "ConnectionResetError('item 0 run 1')",
+                "CancelledError()",
+            )
+            assert (record.attempts, record.earlier) == (1, ())
+            for t in _timer_threads():
+                t.join(10)
+            assert runs(folder, 0) == 1
+
+
+def test_wait_timeout_over_a_retrying_future() -> None:
+    """wait_settled's own timeout over a future whose retry waits: the call's timeout record,
+    attempts 1 (the record is the wait's), and the future goes on."""
+    cut = TestCutWhileWaiting()
+    with TaskGroup(Scripted(lambda *a: None), mode="settled", retry=cut.TWO_THEN_WAIT) as tg:
+        fut, _ = cut._two_failed_runs(tg)
+        (record,) = wait_settled([fut], timeout=0.01)
+        assert isinstance(record, Rejected)
+        assert isinstance(record.reason, SettleTimeoutError)
+        assert (record.attempts, record.earlier) == (1, ())
+        assert not fut.done()
+        tg.cancel()

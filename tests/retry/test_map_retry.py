@@ -453,6 +453,58 @@ class TestHostile:
         assert record.attempts == 2
         assert [type(e) for e in record.earlier] == [ConnectionResetError]
 
+    @pytest.mark.parametrize("chunksize", [None, 3])
+    def test_refused_third_attempt_counts(self, chunksize: int | None) -> None:
+        """A refused try counts as an attempt whose outcome is the refusal: after two runs and
+        a refused third, attempts 3, earlier the two runs' failures (len attempts - 1); the
+        neighbours of a chunk keep theirs; map_all raises the refusal."""
+        refusal = RuntimeError("cannot schedule new futures after shutdown")
+        runs_of: list[int] = []
+
+        def flaky_one(x: int) -> int:
+            if x == 1:
+                runs_of.append(x)
+                raise ConnectionResetError(f"run {len(runs_of)}")
+            return x
+
+        def script(n: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> Future[Any]:
+            if n <= (4 if chunksize is None else 2):  # the items (or their chunk), one retry
+                return _done(fn, args)
+            raise refusal
+
+        records = list(
+            map_settled(
+                flaky_one,
+                range(3),
+                executor=Scripted(script),
+                chunksize=chunksize,
+                retry=Retry(Exception, delay=0),
+            )
+        )
+        assert [(r.index, r.attempts, len(r.earlier)) for r in records] == [
+            (0, 1, 0),
+            (1, 3, 2),
+            (2, 1, 0),
+        ]
+        assert records[1].reason is refusal  # type: ignore[union-attr]
+        assert [repr(e) for e in records[1].earlier] == [
+            "ConnectionResetError('run 1')",
+            "ConnectionResetError('run 2')",
+        ]
+        runs_of.clear()
+        with pytest.raises(RuntimeError) as info:
+            list(
+                map_all(
+                    flaky_one,
+                    range(3),
+                    executor=Scripted(script),
+                    chunksize=chunksize,
+                    retry=Retry(Exception, delay=0),
+                )
+            )
+        assert info.value is refusal
+        assert len(runs_of) == 2
+
     def test_second_attempt_inline(self) -> None:
         """An executor that runs the retry inline, in submit(): its outcome is filed as any."""
         calls = []
@@ -642,3 +694,48 @@ class TestBookkeeping:
             x, run = info.value.args
             assert fails[x] >= 3
             assert run == 3
+
+
+class TestCutByTheTimeout:
+    """The map's timeout ends items under retry: every record tells the runs made."""
+
+    @pytest.mark.parametrize("auto", [False, True])
+    def test_records_tell_the_runs_made(
+        self, engine: tuple[Any, int | None], auto: bool, tmp_path: Path
+    ) -> None:
+        """Items failing every run, retried until the timeout: each record's attempts are its
+        runs (one more for a run the deadline cut, whose record is the timeout), its earlier
+        the failures before the last; progress sees each item once, with that record (auto: the
+        map's own chunk sizes on a process pool)."""
+        pool, chunksize = engine
+        if auto:
+            chunksize = None
+        folder = folder_of(tmp_path)
+        seen: list[Any] = []
+        retry = Retry(ConnectionError, attempts=1000, delay=0.005, backoff=1, jitter=0.005)
+        records = list(
+            map_settled(
+                retry_tasks.always_fails,
+                range(6 if not auto else 40),
+                itertools.repeat(folder),
+                executor=pool,
+                chunksize=chunksize,
+                timeout=0.5,
+                progress=seen.append,
+                retry=retry,
+            )
+        )
+        assert sorted(r.index for r in records) == list(range(6 if not auto else 40))
+        for r in records:
+            made = runs(folder, r.index)
+            assert isinstance(r, Rejected)
+            assert len(r.earlier) == r.attempts - 1, r
+            if isinstance(r.reason, SettleTimeoutError):
+                assert r.attempts in (made, made + 1), (r, made)  # + 1: cut while queued
+            else:
+                assert r.attempts == made, (r, made)
+                assert repr(r.reason) == f"ConnectionResetError('item {r.index} run {made}')"
+            assert [repr(e) for e in r.earlier] == [
+                f"ConnectionResetError('item {r.index} run {k}')" for k in range(1, r.attempts)
+            ]
+        assert sorted(seen, key=lambda r: r.index) == sorted(records, key=lambda r: r.index)
