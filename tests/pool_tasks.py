@@ -212,3 +212,21 @@ def exit_at_one(x: int) -> int:
     if x == 1:
         raise SystemExit(3)
     return x
+
+
+def held(x: int, slow: int, log: str, others: int, limit: float = 20.0) -> Any:
+    """Item ``slow`` waits until the ``others`` have run (each writes a byte to ``log``),
+    ``limit`` seconds at most: ``"released"``, or ``"expired"``; the others return ``x``."""
+    if x != slow:
+        fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        try:
+            os.write(fd, b".")
+        finally:
+            os.close(fd)
+        return x
+    deadline = time.monotonic() + limit
+    while not os.path.exists(log) or os.path.getsize(log) < others:
+        if time.monotonic() > deadline:
+            return "expired"
+        time.sleep(0.005)
+    return "released"

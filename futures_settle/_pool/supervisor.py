@@ -134,7 +134,7 @@ class Supervisor(Feeding):
             self._cancel(future)
         self._dispatch()
         now = time.monotonic()
-        nearest = self._deadlines(now)
+        nearest = min(self._deadlines(now), self._steal(now))
         busy = self.queue or any(h.segments for h in self.workers)
         if closing and not busy:
             if not self.workers:
@@ -149,11 +149,12 @@ class Supervisor(Feeding):
                 for h in self.workers:
                     h.kill()
             nearest = min(nearest, self.exit_deadline)
-        handles: dict[Any, tuple[Handle, bool]] = {}
+        handles: dict[Any, tuple[Handle, bool | None]] = {}
         for h in self.workers:
             handles[h.proc.sentinel] = (h, True)
             if not h.eof:
                 handles[h.conn] = (h, False)
+                handles[h.rconn] = (h, None)
         timeout = None if nearest == float("inf") else max(0.0, nearest - time.monotonic())
         wake: Any = self.wake_r
         ready: list[Any] = wait([wake, *handles], timeout)
@@ -163,7 +164,9 @@ class Supervisor(Feeding):
                     wake.recv_bytes()
                 continue
             h, is_sentinel = handles[obj]
-            if not is_sentinel:
+            if is_sentinel is None:
+                self._read_released(h)
+            elif not is_sentinel:
                 self._read(h)
         for obj in ready:
             if obj is not self.wake_r and handles[obj][1]:
@@ -178,6 +181,7 @@ class Supervisor(Feeding):
                 if message[0] == w_.RESULTS and len(message) == 5:
                     message += (conn.recv_bytes(),)
                 self._message(h, message)
+            self._heard(h)
         except (EOFError, OSError):
             h.eof = True
 
@@ -256,6 +260,7 @@ class Supervisor(Feeding):
     def _died(self, h: Handle) -> None:
         if not h.eof:
             self._read(h)
+        self._read_released(h)
         code = h.reap()
         self.workers.remove(h)
         # The last item it acknowledged, running or finished with its result

@@ -9,7 +9,9 @@ that an acknowledgement costs two stores, not a message, and a worker killed
 at any instant, even halfway through a message, leaves nothing locked.
 
 Results go back over the pipe per item for a plain task and in small
-batches for a chunk (at least every ``FLUSH`` seconds). A stop is
+batches for a chunk (at least every ``FLUSH`` seconds). A second pipe
+carries the parent's requests for the work it has not started (``gate``):
+a thread answers them at once, even while an item runs. A stop is
 ``SIGUSR1`` with the item's number in ``STOP``: the handler raises
 ``TaskStopped`` inside that item only, never in the loop's own code.
 
@@ -37,6 +39,7 @@ from traceback import format_exception
 from typing import Any
 
 from .errors import TaskStopped
+from .gate import Gate, answer
 from .memory import MemoryGauge
 
 __all__ = [
@@ -72,6 +75,7 @@ _WATCH = 0.25  # how often the watchdog thread looks for its parent
 
 _running = 0  # the sequence number of the item running now, 0 between items
 _slot: Any = None
+_gate = Gate()
 _timed = False  # the pool has a task_timeout: each item's start time goes in the slot
 
 
@@ -95,12 +99,12 @@ EXIT_MESSAGE = dumps((EXIT,))
 
 
 def run_message(
-    job: int, offset: int, seq_base: int, kind: int, blob: bytes | memoryview
+    job: int, offset: int, count: int, seq_base: int, kind: int, blob: bytes | memoryview
 ) -> list[bytes | memoryview]:
     """The messages of a segment: one, or a header and its pickled ``(fn, items)`` if large."""
     if len(blob) <= INLINE:
-        return [dumps((RUN, job, offset, seq_base, kind, bytes(blob)))]
-    return [dumps((RUN, job, offset, seq_base, kind)), blob]
+        return [dumps((RUN, job, offset, count, seq_base, kind, bytes(blob)))]
+    return [dumps((RUN, job, offset, count, seq_base, kind)), blob]
 
 
 def cancel_message(job: int) -> bytes | memoryview:
@@ -220,16 +224,23 @@ def _run_segment(
     conn: Any,
     job: int,
     offset: int,
+    count: int,
     seq_base: int,
     kind: int,
     blob: bytes,
     gauge: MemoryGauge | None,
 ) -> bool:
-    """Run one segment's items; whether the worker must retire after it."""
+    """Run one segment's items; whether the worker must retire after it.
+
+    A segment given back (``gate``) before it began is skipped without a
+    word: the parent has sent its items elsewhere already.
+    """
     slot = _slot
     try:
         fn, items = loads(blob)
     except BaseException as exc:  # e.g. a function the worker cannot import
+        if _gate.begin(seq_base, count, run=False) is None:
+            return False
         text = "".join(format_exception(exc))
         try:
             error = bytes(_dumps((exc, text)))
@@ -237,6 +248,10 @@ def _run_segment(
             error = bytes(_dumps((RuntimeError(repr(exc)), text)))
         conn.send_bytes(_dumps((SKIPPED, job, offset, error)))  # every item fails with it
         return False
+    todo = _gate.begin(seq_base, count, run=True)
+    if todo is None:
+        return False
+    popleft = todo.popleft
     global _running
     values: list[Any] = []
     append = values.append
@@ -244,12 +259,15 @@ def _run_segment(
     first = offset
     start = last = checked = perf_counter()
     since, every = 0, 1
-    n = len(items)
     single = kind == 0
     args: Any = ()
     kwargs: dict[str, Any] = {}
     timed = _timed
-    for i in range(n):
+    while todo:
+        try:  # the items from the left; the gate's thread may take from the right
+            i = popleft()
+        except IndexError:
+            break
         seq = seq_base + i + 1
         if timed:  # read by the parent for the item's deadline
             slot[START_NS] = monotonic_ns()
@@ -282,37 +300,40 @@ def _run_segment(
         slot[FINISHED] = seq
         retire = gauge is not None and gauge.over()
         since += 1
-        if not (stopped or retire or i == n - 1 or since >= every):
+        if not (stopped or retire or not todo or since >= every):
             continue
         # The clock is read after each item, or every eighth while items
         # take under 20 µs: a result waits at most FLUSH, or eight tiny items.
         now = perf_counter()
         every = 8 if now - checked < 20e-6 * since else 1
         since, checked = 0, now
-        if stopped or retire or i == n - 1 or now - last >= FLUSH:
+        if stopped or retire or not todo or now - last >= FLUSH:
             _send_outcomes(conn, job, first, values, odd, now - start)
             first = offset + i + 1
             values, odd = [], {}
             append = values.append
             start = last = now
-            if (stopped or retire) and i < n - 1:
+            if (stopped or retire) and _gate.keep_rest(todo):  # else all given back
                 conn.send_bytes(_dumps((SKIPPED, job, first, None)))
             if retire:
                 return True
             if stopped:
                 return False
+    if values:  # the gate's thread took the items after these
+        _send_outcomes(conn, job, first, values, odd, perf_counter() - start)
     return False
 
 
 def _receive(conn: Any) -> tuple[Any, ...]:
     message: tuple[Any, ...] = loads(conn.recv_bytes())
-    if message[0] == RUN and len(message) == 5:
+    if message[0] == RUN and len(message) == 6:
         message += (conn.recv_bytes(),)
     return message
 
 
 def main(
     conn: Any,
+    reclaim: Any,
     slot: Any,
     initializer: Callable[..., object] | None,
     initargs: tuple[Any, ...],
@@ -343,6 +364,7 @@ def main(
             sys.exit(3)
     conn.send_bytes(_dumps((READY, os.getpid())))
     gauge = None if max_memory is None else MemoryGauge(max_memory)
+    threading.Thread(target=answer, args=(reclaim, _gate), name="reclaim", daemon=True).start()
     inbox: deque[Any] = deque()
     cancelled: set[int] = set()
     try:
@@ -354,12 +376,13 @@ def main(
             message = inbox.popleft()
             tag = message[0]
             if tag == RUN:
-                _, job, offset, seq_base, kind, blob = message
+                _, job, offset, count, seq_base, kind, blob = message
                 del message
                 if job in cancelled:
-                    conn.send_bytes(_dumps((SKIPPED, job, offset, None)))
+                    if _gate.begin(seq_base, count, run=False) is not None:
+                        conn.send_bytes(_dumps((SKIPPED, job, offset, None)))
                     continue
-                if _run_segment(conn, job, offset, seq_base, kind, blob, gauge):
+                if _run_segment(conn, job, offset, count, seq_base, kind, blob, gauge):
                     conn.send_bytes(_dumps((RETIRE,)))
                     return
             elif tag == CANCEL:

@@ -270,6 +270,27 @@ class TestCancel:
         assert not any((tmp_path / f"ran{i}").exists() for i in range(4))
 
 
+class TestSentAhead:
+    @pytest.mark.parametrize("method", METHODS)
+    def test_an_idle_worker_takes_the_tasks_queued_behind_a_slow_one(
+        self, make_pool: Callable[..., SupervisedPool], method: str, tmp_path: Path
+    ) -> None:
+        """Quick tasks sent ahead to a worker held by a slow one run in the other worker.
+
+        The slow task waits until the others have run; held behind it, they
+        would run only after it gives up (20 s) and returns "expired".
+        """
+        pool = make_pool(2, method=method)
+        _started(pool, 2)
+        for _ in range(3):  # quick tasks: the pool sends tasks ahead (up to 8 a worker)
+            wait_settled([pool.submit(pow, 2, i) for i in range(40)], timeout=T)
+        log = str(tmp_path / "ran")
+        slow = pool.submit(pt.held, 0, 0, log, 40)
+        quick = [pool.submit(pt.held, i, 0, log, 40) for i in range(1, 41)]
+        assert slow.result(T) == "released"
+        assert [r.value for r in wait_settled(quick, timeout=T)] == list(range(1, 41))
+
+
 class TestRecycling:
     def test_max_tasks_per_worker(self, make_pool: Callable[..., SupervisedPool]) -> None:
         """No worker runs more than max_tasks_per_worker tasks."""
