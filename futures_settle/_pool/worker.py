@@ -25,6 +25,7 @@ initializer's failure before it exits.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import signal
 import sys
@@ -167,13 +168,8 @@ def _send_outcomes(
     another type than ``_PLAIN``'s, and an exception, are pickled on their own
     too: one the parent cannot unpickle fails that item alone.
     """
-    for i, value in enumerate(values):
-        if i not in odd and type(value) not in _PLAIN:
-            try:
-                odd[i] = (PICKLED, bytes(_dumps(value)))
-                values[i] = None
-            except BaseException:
-                pass  # replaced below
+    if not _PLAIN.issuperset(map(type, values)):  # in C: most batches are plain
+        _pickle_each(values, odd)
     for i, outcome in odd.items():
         if outcome[0] == RAISED:
             with contextlib.suppress(BaseException):  # else replaced below
@@ -196,6 +192,30 @@ def _send_outcomes(
     else:
         conn.send_bytes(_dumps((RESULTS, job, offset, len(values), seconds)))
         conn.send_bytes(blob)
+
+
+def _pickle_each(values: list[Any], odd: dict[int, Any]) -> None:
+    """Pickle each value of a type not in ``_PLAIN`` on its own, into ``odd``.
+
+    One pickler for the batch, its memo cleared between values: the same
+    bytes as ``dumps(value)`` each, without a pickler (and a copy of the
+    dispatch table) made per value.
+    """
+    buf = io.BytesIO()
+    pickler = ForkingPickler(buf)
+    for i, value in enumerate(values):
+        if type(value) in _PLAIN or i in odd:
+            continue
+        pickler.clear_memo()
+        buf.seek(0)
+        buf.truncate()
+        try:
+            pickler.dump(value)
+        except BaseException:  # replaced by the caller
+            pickler = ForkingPickler(buf)  # a failed dump may leave it half-way
+            continue
+        odd[i] = (PICKLED, buf.getvalue())
+        values[i] = None
 
 
 def _picklable(outcome: tuple[int, Any]) -> tuple[int, Any]:
@@ -258,11 +278,10 @@ def _run_segment(
     odd: dict[int, Any] = {}
     first = offset
     start = last = checked = perf_counter()
-    since, every = 0, 1
-    single = kind == 0
-    args: Any = ()
-    kwargs: dict[str, Any] = {}
+    mark, due = -1, 0  # the clock was read after item ``mark``, and is next after ``due``
+    chunk = kind != 0
     timed = _timed
+    stopped = False
     while todo:
         try:  # the items from the left; the gate's thread may take from the right
             i = popleft()
@@ -272,11 +291,6 @@ def _run_segment(
         if timed:  # read by the parent for the item's deadline
             slot[START_NS] = monotonic_ns()
         slot[STARTED] = seq
-        if single:
-            args, kwargs = items[i]
-        else:
-            args = items[i]
-        stopped = False
         # The stop signal raises only while _running is set, inside the
         # outer try: never in this loop's own code, never twice an item.
         try:
@@ -284,29 +298,30 @@ def _run_segment(
                 raise TaskStopped
             _running = seq
             try:
-                value = fn(*args, **kwargs) if single else fn(*args)
+                if chunk:
+                    append(fn(*items[i]))
+                else:
+                    args, kwargs = items[i]
+                    append(fn(*args, **kwargs))
             finally:
                 _running = 0
         except TaskStopped:
             stopped = True
+            due = -1
             odd[len(values)] = (STOPPED, None)
             append(None)
         except BaseException as exc:  # one task, one outcome: SystemExit too
             odd[len(values)] = (RAISED, (exc, "".join(format_exception(exc))))
             append(None)
-        else:
-            append(value)
-            del value
         slot[FINISHED] = seq
-        retire = gauge is not None and gauge.over()
-        since += 1
-        if not (stopped or retire or not todo or since >= every):
+        if i < due and todo:
             continue
         # The clock is read after each item, or every eighth while items
         # take under 20 µs: a result waits at most FLUSH, or eight tiny items.
         now = perf_counter()
-        every = 8 if now - checked < 20e-6 * since else 1
-        since, checked = 0, now
+        retire = gauge is not None and gauge.over()
+        due = i + (8 if now - checked < 20e-6 * (i - mark) and gauge is None else 1)
+        mark, checked = i, now
         if stopped or retire or not todo or now - last >= FLUSH:
             _send_outcomes(conn, job, first, values, odd, now - start)
             first = offset + i + 1
