@@ -230,3 +230,8 @@ def held(x: int, slow: int, log: str, others: int, limit: float = 20.0) -> Any:
             return "expired"
         time.sleep(0.005)
     return "released"
+
+
+def blob_of(x: int, size: int = 150_000) -> bytes:
+    """``size`` bytes that say which item made them."""
+    return x.to_bytes(4, "big") * (size // 4)

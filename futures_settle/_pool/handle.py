@@ -16,6 +16,7 @@ from collections import deque
 from typing import Any
 
 from . import worker
+from .inbox import Inbox
 from .jobs import Segment
 
 __all__ = ["DEPTH", "QUEUED", "Handle"]
@@ -34,6 +35,7 @@ class Handle:
         "exiting",
         "ghost",
         "heard",
+        "inbox",
         "items",
         "next_seq",
         "pid",
@@ -65,6 +67,7 @@ class Handle:
             child.close()  # the worker's end lives in the worker only: its death is our EOF
             rchild.close()
         self.conn = parent
+        self.inbox = Inbox(parent)
         self.rconn = rparent
         self.pid: int = self.proc.pid
         self.ready = False

@@ -74,7 +74,7 @@ INLINE = 65536  # bytes: a pickled payload up to this size travels inside its he
 FLUSH = 0.002  # most seconds a chunk's finished items wait before they travel
 _WATCH = 0.25  # how often the watchdog thread looks for its parent
 
-_running = 0  # the sequence number of the item running now, 0 between items
+_stopped = 0  # the number of the last item the stop signal raised in
 _slot: Any = None
 _gate = Gate()
 _timed = False  # the pool has a task_timeout: each item's start time goes in the slot
@@ -113,9 +113,13 @@ def cancel_message(job: int) -> bytes | memoryview:
 
 
 def _on_stop(signum: int, frame: object) -> None:
-    global _running
-    if _running and _running == _slot[STOP]:
-        _running = 0  # one stop per item: the task's own handlers see no second one
+    """Raise ``TaskStopped`` in the item the parent stops, if it runs (once an item)."""
+    global _stopped
+    slot = _slot
+    seq = slot[STOP]
+    # Started and not finished: the loop writes both inside the try that catches it.
+    if seq and seq == slot[STARTED] != slot[FINISHED] and seq != _stopped:
+        _stopped = seq  # the task's own handlers see no second one
         raise TaskStopped(f"stopped by its supervised pool (signal {signum})")
 
 
@@ -272,7 +276,6 @@ def _run_segment(
     if todo is None:
         return False
     popleft = todo.popleft
-    global _running
     values: list[Any] = []
     append = values.append
     odd: dict[int, Any] = {}
@@ -290,22 +293,22 @@ def _run_segment(
         seq = seq_base + i + 1
         if timed:  # read by the parent for the item's deadline
             slot[START_NS] = monotonic_ns()
-        slot[STARTED] = seq
-        # The stop signal raises only while _running is set, inside the
-        # outer try: never in this loop's own code, never twice an item.
+        # The stop signal raises only between these two stores, both inside
+        # the outer try: never in this loop's own code, never twice an item.
         try:
-            if slot[STOP] == seq:  # cancelled before it started
-                raise TaskStopped
-            _running = seq
+            slot[STARTED] = seq
             try:
+                if slot[STOP] == seq:  # cancelled before it started
+                    raise TaskStopped
                 if chunk:
                     append(fn(*items[i]))
                 else:
                     args, kwargs = items[i]
                     append(fn(*args, **kwargs))
             finally:
-                _running = 0
+                slot[FINISHED] = seq
         except TaskStopped:
+            slot[FINISHED] = seq  # raised before the inner try
             stopped = True
             due = -1
             odd[len(values)] = (STOPPED, None)
@@ -313,7 +316,6 @@ def _run_segment(
         except BaseException as exc:  # one task, one outcome: SystemExit too
             odd[len(values)] = (RAISED, (exc, "".join(format_exception(exc))))
             append(None)
-        slot[FINISHED] = seq
         if i < due and todo:
             continue
         # The clock is read after each item, or every eighth while items
