@@ -214,3 +214,38 @@ def exit_at_one(x: int) -> int:
     if x == 1:
         raise SystemExit(3)
     return x
+
+
+def held(x: int, slow: int, log: str, others: int, limit: float = 20.0) -> Any:
+    """Item ``slow`` waits until the ``others`` have run (each writes a byte to ``log``),
+    ``limit`` seconds at most: ``"released"``, or ``"expired"``; the others return ``x``."""
+    if x != slow:
+        fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        try:
+            os.write(fd, b".")
+        finally:
+            os.close(fd)
+        return x
+    deadline = time.monotonic() + limit
+    while not os.path.exists(log) or os.path.getsize(log) < others:
+        if time.monotonic() > deadline:
+            return "expired"
+        time.sleep(0.005)
+    return "released"
+
+
+def blob_of(x: int, size: int = 150_000) -> bytes:
+    """``size`` bytes that say which item made them."""
+    return x.to_bytes(4, "big") * (size // 4)
+
+
+def run_once(path: str, x: int) -> int:
+    """Log the run; every twentieth item takes 80 ms (the pool takes back what waits behind it)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    try:
+        os.write(fd, f"{x}\n".encode())
+    finally:
+        os.close(fd)
+    if x % 20 == 0:
+        time.sleep(0.08)
+    return x

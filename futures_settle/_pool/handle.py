@@ -16,6 +16,7 @@ from collections import deque
 from typing import Any
 
 from . import worker
+from .inbox import Inbox
 from .jobs import Segment
 
 __all__ = ["DEPTH", "QUEUED", "Handle"]
@@ -32,14 +33,20 @@ class Handle:
         "conn",
         "eof",
         "exiting",
+        "ghost",
+        "heard",
+        "inbox",
         "items",
         "next_seq",
         "pid",
         "proc",
+        "rconn",
         "ready",
+        "reclaiming",
         "retiring",
         "segments",
         "slot",
+        "stalled",
         "stopping",
     )
 
@@ -47,17 +54,21 @@ class Handle:
         self, ctx: Any, initializer: Any, initargs: tuple[Any, ...], memory: Any, timed: bool
     ) -> None:
         parent, child = ctx.Pipe()
+        rparent, rchild = ctx.Pipe()  # the reclaim pipe (``gate``)
         self.slot = ctx.RawArray("q", worker.SLOT_SIZE)
         self.proc = ctx.Process(
             target=worker.main,
-            args=(child, self.slot, initializer, initargs, memory, os.getpid(), timed),
+            args=(child, rchild, self.slot, initializer, initargs, memory, os.getpid(), timed),
             name="SupervisedPool-worker",
         )
         try:
             self.proc.start()
         finally:
             child.close()  # the worker's end lives in the worker only: its death is our EOF
+            rchild.close()
         self.conn = parent
+        self.inbox = Inbox(parent)
+        self.rconn = rparent
         self.pid: int = self.proc.pid
         self.ready = False
         self.eof = False  # the pipe said EOF: wait on the sentinel only
@@ -67,6 +78,12 @@ class Handle:
         self.next_seq = 0  # the number of the last item sent
         self.segments: deque[Segment] = deque()
         self.stopping: list[Any] | None = None  # [seq, "timeout" | "cancel", kill_at]
+        # Reclaiming what it has not started (``feeding``): asked and not answered yet;
+        # answered, and silent since (no new work until it speaks); when it last spoke.
+        self.reclaiming = False
+        self.stalled = False
+        self.heard = 0.0
+        self.ghost = (0, 0)  # (bytes, last seq): given-back segments maybe still in its pipe
 
     def takes_work(self) -> bool:
         return (
@@ -121,5 +138,6 @@ class Handle:
             self.proc.join()
         code: int | None = self.proc.exitcode
         self.conn.close()
+        self.rconn.close()
         self.proc.close()
         return code

@@ -65,6 +65,12 @@ class SupervisedPool(Executor):
       (``map_all``/``map_settled``) the limit is per item.
     - ``future.cancel()`` on a running task stops it the same way and
       returns ``True``; ``future.running()`` stays ``False``.
+    - Quick tasks are sent ahead, a few to each worker; if a worker is held
+      by a slow one (50 ms without a word) while another idles with
+      nothing queued, the pool takes back what the held worker has not
+      started, the rest of a chunk included, and runs it in the idle one.
+      A worker busy with a long run of quick items is not held: what
+      waits behind them stays.
     - ``max_tasks_per_worker`` (items, for chunks) and
       ``max_memory_per_worker`` (the worker's own resident bytes, checked
       after each item) recycle a worker. Pages a fork-started worker still

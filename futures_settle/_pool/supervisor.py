@@ -30,6 +30,7 @@ from . import worker as w_
 from .errors import TaskTimeoutError, WorkerDiedError, describe_exit
 from .feeding import Feeding
 from .handle import Handle
+from .inbox import Inbox
 from .jobs import Job, Segment, remote
 
 __all__ = ["Supervisor"]
@@ -67,6 +68,7 @@ class Supervisor(Feeding):
         self.exit_deadline: float | None = None
         self.wake_r: Any
         self.wake_r, self.wake_w = ctx.Pipe(duplex=False)
+        self.wake_inbox = Inbox(self.wake_r)
         self.thread = threading.Thread(target=self._main, name="SupervisedPool", daemon=True)
         self.on_exit: Any = lambda sup: None  # the pool's: forget this supervisor
 
@@ -134,7 +136,7 @@ class Supervisor(Feeding):
             self._cancel(future)
         self._dispatch()
         now = time.monotonic()
-        nearest = self._deadlines(now)
+        nearest = min(self._deadlines(now), self._steal(now))
         busy = self.queue or any(h.segments for h in self.workers)
         if closing and not busy:
             if not self.workers:
@@ -149,21 +151,23 @@ class Supervisor(Feeding):
                 for h in self.workers:
                     h.kill()
             nearest = min(nearest, self.exit_deadline)
-        handles: dict[Any, tuple[Handle, bool]] = {}
+        handles: dict[Any, tuple[Handle, bool | None]] = {}
         for h in self.workers:
             handles[h.proc.sentinel] = (h, True)
             if not h.eof:
                 handles[h.conn] = (h, False)
+                handles[h.rconn] = (h, None)
         timeout = None if nearest == float("inf") else max(0.0, nearest - time.monotonic())
         wake: Any = self.wake_r
         ready: list[Any] = wait([wake, *handles], timeout)
         for obj in ready:
             if obj is wake:
-                while wake.poll():
-                    wake.recv_bytes()
+                self.wake_inbox.read()  # one read: at most one wake-up is pending
                 continue
             h, is_sentinel = handles[obj]
-            if not is_sentinel:
+            if is_sentinel is None:
+                self._read_released(h)
+            elif not is_sentinel:
                 self._read(h)
         for obj in ready:
             if obj is not self.wake_r and handles[obj][1]:
@@ -171,13 +175,19 @@ class Supervisor(Feeding):
         return self.broken is None
 
     def _read(self, h: Handle) -> None:
-        conn = h.conn
+        """What ``h`` sent since (its pipe is readable): one read (``inbox``)."""
+        inbox = h.inbox
         try:
-            while conn.poll():
-                message = loads(conn.recv_bytes())
-                if message[0] == w_.RESULTS and len(message) == 5:
-                    message += (conn.recv_bytes(),)
+            for raw in inbox.read():
+                if inbox.held is not None:  # a large batch's payload after its header
+                    message, inbox.held = (*inbox.held, raw), None
+                else:
+                    message = loads(raw)
+                    if message[0] == w_.RESULTS and len(message) == 5:
+                        inbox.held = message
+                        continue
                 self._message(h, message)
+            self._heard(h)
         except (EOFError, OSError):
             h.eof = True
 
@@ -254,8 +264,10 @@ class Supervisor(Feeding):
             job.fail(offset, WorkerDiedError(h.pid, code))
 
     def _died(self, h: Handle) -> None:
-        if not h.eof:
-            self._read(h)
+        with contextlib.suppress(OSError):
+            while not h.eof and h.conn.poll():
+                self._read(h)
+        self._read_released(h)
         code = h.reap()
         self.workers.remove(h)
         # The last item it acknowledged, running or finished with its result

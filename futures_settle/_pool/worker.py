@@ -9,7 +9,9 @@ that an acknowledgement costs two stores, not a message, and a worker killed
 at any instant, even halfway through a message, leaves nothing locked.
 
 Results go back over the pipe per item for a plain task and in small
-batches for a chunk (at least every ``FLUSH`` seconds). A stop is
+batches for a chunk (at least every ``FLUSH`` seconds). A second pipe
+carries the parent's requests for the work it has not started (``gate``):
+a thread answers them at once, even while an item runs. A stop is
 ``SIGUSR1`` with the item's number in ``STOP``: the handler raises
 ``TaskStopped`` inside that item only, never in the loop's own code.
 
@@ -23,6 +25,7 @@ initializer's failure before it exits.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import signal
 import sys
@@ -37,6 +40,7 @@ from traceback import format_exception
 from typing import Any
 
 from .errors import TaskStopped
+from .gate import Gate, answer
 from .memory import MemoryGauge
 
 __all__ = [
@@ -70,8 +74,9 @@ INLINE = 65536  # bytes: a pickled payload up to this size travels inside its he
 FLUSH = 0.002  # most seconds a chunk's finished items wait before they travel
 _WATCH = 0.25  # how often the watchdog thread looks for its parent
 
-_running = 0  # the sequence number of the item running now, 0 between items
+_stopped = 0  # the number of the last item the stop signal raised in
 _slot: Any = None
+_gate = Gate()
 _timed = False  # the pool has a task_timeout: each item's start time goes in the slot
 
 
@@ -95,12 +100,12 @@ EXIT_MESSAGE = dumps((EXIT,))
 
 
 def run_message(
-    job: int, offset: int, seq_base: int, kind: int, blob: bytes | memoryview
+    job: int, offset: int, count: int, seq_base: int, kind: int, blob: bytes | memoryview
 ) -> list[bytes | memoryview]:
     """The messages of a segment: one, or a header and its pickled ``(fn, items)`` if large."""
     if len(blob) <= INLINE:
-        return [dumps((RUN, job, offset, seq_base, kind, bytes(blob)))]
-    return [dumps((RUN, job, offset, seq_base, kind)), blob]
+        return [dumps((RUN, job, offset, count, seq_base, kind, bytes(blob)))]
+    return [dumps((RUN, job, offset, count, seq_base, kind)), blob]
 
 
 def cancel_message(job: int) -> bytes | memoryview:
@@ -108,9 +113,13 @@ def cancel_message(job: int) -> bytes | memoryview:
 
 
 def _on_stop(signum: int, frame: object) -> None:
-    global _running
-    if _running and _running == _slot[STOP]:
-        _running = 0  # one stop per item: the task's own handlers see no second one
+    """Raise ``TaskStopped`` in the item the parent stops, if it runs (once an item)."""
+    global _stopped
+    slot = _slot
+    seq = slot[STOP]
+    # Started and not finished: the loop writes both inside the try that catches it.
+    if seq and seq == slot[STARTED] != slot[FINISHED] and seq != _stopped:
+        _stopped = seq  # the task's own handlers see no second one
         raise TaskStopped(f"stopped by its supervised pool (signal {signum})")
 
 
@@ -163,13 +172,8 @@ def _send_outcomes(
     another type than ``_PLAIN``'s, and an exception, are pickled on their own
     too: one the parent cannot unpickle fails that item alone.
     """
-    for i, value in enumerate(values):
-        if i not in odd and type(value) not in _PLAIN:
-            try:
-                odd[i] = (PICKLED, bytes(_dumps(value)))
-                values[i] = None
-            except BaseException:
-                pass  # replaced below
+    if not _PLAIN.issuperset(map(type, values)):  # in C: most batches are plain
+        _pickle_each(values, odd)
     for i, outcome in odd.items():
         if outcome[0] == RAISED:
             with contextlib.suppress(BaseException):  # else replaced below
@@ -192,6 +196,30 @@ def _send_outcomes(
     else:
         conn.send_bytes(_dumps((RESULTS, job, offset, len(values), seconds)))
         conn.send_bytes(blob)
+
+
+def _pickle_each(values: list[Any], odd: dict[int, Any]) -> None:
+    """Pickle each value of a type not in ``_PLAIN`` on its own, into ``odd``.
+
+    One pickler for the batch, its memo cleared between values: the same
+    bytes as ``dumps(value)`` each, without a pickler (and a copy of the
+    dispatch table) made per value.
+    """
+    buf = io.BytesIO()
+    pickler = ForkingPickler(buf)
+    for i, value in enumerate(values):
+        if type(value) in _PLAIN or i in odd:
+            continue
+        pickler.clear_memo()
+        buf.seek(0)
+        buf.truncate()
+        try:
+            pickler.dump(value)
+        except BaseException:  # replaced by the caller
+            pickler = ForkingPickler(buf)  # a failed dump may leave it half-way
+            continue
+        odd[i] = (PICKLED, buf.getvalue())
+        values[i] = None
 
 
 def _picklable(outcome: tuple[int, Any]) -> tuple[int, Any]:
@@ -220,16 +248,23 @@ def _run_segment(
     conn: Any,
     job: int,
     offset: int,
+    count: int,
     seq_base: int,
     kind: int,
     blob: bytes,
     gauge: MemoryGauge | None,
 ) -> bool:
-    """Run one segment's items; whether the worker must retire after it."""
+    """Run one segment's items; whether the worker must retire after it.
+
+    A segment given back (``gate``) before it began is skipped without a
+    word: the parent has sent its items elsewhere already.
+    """
     slot = _slot
     try:
         fn, items = loads(blob)
     except BaseException as exc:  # e.g. a function the worker cannot import
+        if _gate.begin(seq_base, count, run=False) is None:
+            return False
         text = "".join(format_exception(exc))
         try:
             error = bytes(_dumps((exc, text)))
@@ -237,82 +272,85 @@ def _run_segment(
             error = bytes(_dumps((RuntimeError(repr(exc)), text)))
         conn.send_bytes(_dumps((SKIPPED, job, offset, error)))  # every item fails with it
         return False
-    global _running
+    todo = _gate.begin(seq_base, count, run=True)
+    if todo is None:
+        return False
+    popleft = todo.popleft
     values: list[Any] = []
     append = values.append
     odd: dict[int, Any] = {}
     first = offset
     start = last = checked = perf_counter()
-    since, every = 0, 1
-    n = len(items)
-    single = kind == 0
-    args: Any = ()
-    kwargs: dict[str, Any] = {}
+    mark, due = -1, 0  # the clock was read after item ``mark``, and is next after ``due``
+    chunk = kind != 0
     timed = _timed
-    for i in range(n):
+    stopped = False
+    while todo:
+        try:  # the items from the left; the gate's thread may take from the right
+            i = popleft()
+        except IndexError:
+            break
         seq = seq_base + i + 1
         if timed:  # read by the parent for the item's deadline
             slot[START_NS] = monotonic_ns()
-        slot[STARTED] = seq
-        if single:
-            args, kwargs = items[i]
-        else:
-            args = items[i]
-        stopped = False
-        # The stop signal raises only while _running is set, inside the
-        # outer try: never in this loop's own code, never twice an item.
+        # The stop signal raises only between these two stores, both inside
+        # the outer try: never in this loop's own code, never twice an item.
         try:
-            if slot[STOP] == seq:  # cancelled before it started
-                raise TaskStopped
-            _running = seq
+            slot[STARTED] = seq
             try:
-                value = fn(*args, **kwargs) if single else fn(*args)
+                if slot[STOP] == seq:  # cancelled before it started
+                    raise TaskStopped
+                if chunk:
+                    append(fn(*items[i]))
+                else:
+                    args, kwargs = items[i]
+                    append(fn(*args, **kwargs))
             finally:
-                _running = 0
+                slot[FINISHED] = seq
         except TaskStopped:
+            slot[FINISHED] = seq  # raised before the inner try
             stopped = True
+            due = -1
             odd[len(values)] = (STOPPED, None)
             append(None)
         except BaseException as exc:  # one task, one outcome: SystemExit too
             odd[len(values)] = (RAISED, (exc, "".join(format_exception(exc))))
             append(None)
-        else:
-            append(value)
-            del value
-        slot[FINISHED] = seq
-        retire = gauge is not None and gauge.over()
-        since += 1
-        if not (stopped or retire or i == n - 1 or since >= every):
+        if i < due and todo:
             continue
         # The clock is read after each item, or every eighth while items
         # take under 20 µs: a result waits at most FLUSH, or eight tiny items.
         now = perf_counter()
-        every = 8 if now - checked < 20e-6 * since else 1
-        since, checked = 0, now
-        if stopped or retire or i == n - 1 or now - last >= FLUSH:
+        retire = gauge is not None and gauge.over()
+        due = i + (8 if now - checked < 20e-6 * (i - mark) and gauge is None else 1)
+        mark, checked = i, now
+        if stopped or retire or not todo or now - last >= FLUSH:
             _send_outcomes(conn, job, first, values, odd, now - start)
             first = offset + i + 1
             values, odd = [], {}
             append = values.append
             start = last = now
-            if (stopped or retire) and i < n - 1:
+            if (stopped or retire) and _gate.keep_rest(todo):  # else all given back
                 conn.send_bytes(_dumps((SKIPPED, job, first, None)))
             if retire:
                 return True
             if stopped:
                 return False
+    if values:  # the gate's thread took the items after these
+        _send_outcomes(conn, job, first, values, odd, perf_counter() - start)
     return False
 
 
 def _receive(conn: Any) -> tuple[Any, ...]:
     message: tuple[Any, ...] = loads(conn.recv_bytes())
-    if message[0] == RUN and len(message) == 5:
+    if message[0] == RUN and len(message) == 6:
         message += (conn.recv_bytes(),)
     return message
 
 
 def main(
     conn: Any,
+    reclaim: Any,
     slot: Any,
     initializer: Callable[..., object] | None,
     initargs: tuple[Any, ...],
@@ -343,6 +381,7 @@ def main(
             sys.exit(3)
     conn.send_bytes(_dumps((READY, os.getpid())))
     gauge = None if max_memory is None else MemoryGauge(max_memory)
+    threading.Thread(target=answer, args=(reclaim, _gate), name="reclaim", daemon=True).start()
     inbox: deque[Any] = deque()
     cancelled: set[int] = set()
     try:
@@ -354,12 +393,13 @@ def main(
             message = inbox.popleft()
             tag = message[0]
             if tag == RUN:
-                _, job, offset, seq_base, kind, blob = message
+                _, job, offset, count, seq_base, kind, blob = message
                 del message
                 if job in cancelled:
-                    conn.send_bytes(_dumps((SKIPPED, job, offset, None)))
+                    if _gate.begin(seq_base, count, run=False) is not None:
+                        conn.send_bytes(_dumps((SKIPPED, job, offset, None)))
                     continue
-                if _run_segment(conn, job, offset, seq_base, kind, blob, gauge):
+                if _run_segment(conn, job, offset, count, seq_base, kind, blob, gauge):
                     conn.send_bytes(_dumps((RETIRE,)))
                     return
             elif tag == CANCEL:

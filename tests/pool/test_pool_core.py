@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import multiprocessing
 import os
+import random
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError, wait
@@ -268,6 +272,76 @@ class TestCancel:
         assert first.cancel()
         assert pool.submit(pow, 2, 2).result(T) == 4
         assert not any((tmp_path / f"ran{i}").exists() for i in range(4))
+
+
+class TestSentAhead:
+    @pytest.mark.parametrize("method", METHODS)
+    def test_an_idle_worker_takes_the_tasks_queued_behind_a_slow_one(
+        self, make_pool: Callable[..., SupervisedPool], method: str, tmp_path: Path
+    ) -> None:
+        """Quick tasks sent ahead to a worker held by a slow one run in the other worker.
+
+        The slow task waits until the others have run; held behind it, they
+        would run only after it gives up (20 s) and returns "expired".
+        """
+        pool = make_pool(2, method=method)
+        _started(pool, 2)
+        for _ in range(3):  # quick tasks: the pool sends tasks ahead (up to 8 a worker)
+            wait_settled([pool.submit(pow, 2, i) for i in range(40)], timeout=T)
+        log = str(tmp_path / "ran")
+        slow = pool.submit(pt.held, 0, 0, log, 40)
+        quick = [pool.submit(pt.held, i, 0, log, 40) for i in range(1, 41)]
+        assert slow.result(T) == "released"
+        assert [r.value for r in wait_settled(quick, timeout=T)] == list(range(1, 41))
+
+    def test_taken_back_under_kills_every_item_runs_at_most_once(
+        self, make_pool: Callable[..., SupervisedPool], tmp_path: Path
+    ) -> None:
+        """Slow items make the pool take work back while workers are killed: no item runs twice.
+
+        Each item logs its run; one that was taken back, or that a dead worker
+        had not started, runs once elsewhere; one whose worker died running it
+        fails with WorkerDiedError and runs nowhere else.
+        """
+        pool = make_pool(2)
+        _started(pool, 2)
+        log = tmp_path / "runs"
+        fn = functools.partial(pt.run_once, str(log))
+        futures = [pool.submit(pow, 2, i) for i in range(40)]  # quick: tasks are sent ahead
+        wait_settled(futures, timeout=T)
+        killed: list[int] = []
+        stop = threading.Event()
+
+        def killer() -> None:
+            while not stop.wait(0.15):
+                pids = pool._worker_pids()
+                if pids:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(random.choice(pids), signal.SIGKILL)
+                        killed.append(1)
+
+        thread = threading.Thread(target=killer, daemon=True)
+        thread.start()
+        futures = []
+        try:
+            for wave in range(20):  # a slow item first, quick ones sent ahead behind it
+                batch = [pool.submit(fn, i) for i in range(wave * 20, wave * 20 + 20)]
+                wait_settled(batch, timeout=T)
+                futures += batch
+        finally:
+            stop.set()
+            thread.join(T)
+        kills = len(killed)
+        records = wait_settled(futures, timeout=T)
+        runs = [int(x) for x in log.read_text().split()]
+        assert len(runs) == len(set(runs)), "an item ran twice"
+        died = [r.index for r in records if r.status == "rejected"]
+        assert all(isinstance(r.reason, WorkerDiedError) for r in records if r.status == "rejected")
+        assert len(died) <= kills
+        assert [r.value for r in records if r.status == "fulfilled"] == [
+            i for i in range(400) if i not in died
+        ]
+        assert set(runs) >= {r.value for r in records if r.status == "fulfilled"}
 
 
 class TestRecycling:

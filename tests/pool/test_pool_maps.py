@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import time
 from pathlib import Path
@@ -120,3 +121,29 @@ def test_system_exit_in_an_item_is_its_outcome() -> None:
     assert [r.status for r in records] == ["fulfilled", "rejected", "fulfilled"]
     assert isinstance(records[1].reason, SystemExit)
     assert len(pool._worker_pids(ever=True)) == 1
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_an_idle_worker_takes_the_items_held_behind_a_slow_one(method: str, tmp_path: Path) -> None:
+    """The items after a slow one, in its chunk and in the chunks sent ahead, run elsewhere.
+
+    Item 2000 waits until every other item has run; held behind it, they
+    would run only after it gives up (20 s) and returns "expired".
+    """
+    fn = functools.partial(pt.held, slow=2000, log=str(tmp_path / "ran"), others=2999)
+    ctx = multiprocessing.get_context(method)
+    with SupervisedPool(2, mp_context=ctx) as pool:
+        records = list(map_settled(fn, range(3000), executor=pool, timeout=60))
+    assert records == [Fulfilled("released" if i == 2000 else i, index=i) for i in range(3000)]
+    assert pt.gone(pool._worker_pids(ever=True), pt.worker_parents())
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_large_results_travel_whole(method: str) -> None:
+    """Batches past the size that travels inside its header (64 KiB), and tasks: every byte."""
+    ctx = multiprocessing.get_context(method)
+    with SupervisedPool(2, mp_context=ctx) as pool:
+        records = list(map_settled(pt.blob_of, range(40), executor=pool, chunksize=4, timeout=60))
+        single = pool.submit(pt.blob_of, 7, 3_000_000).result(60)
+    assert records == [Fulfilled(pt.blob_of(i), index=i) for i in range(40)]
+    assert single == pt.blob_of(7, 3_000_000)
