@@ -166,7 +166,9 @@ class Supervisor(Feeding):
             if not is_sentinel:
                 self._read(h)
         for obj in ready:
-            if obj is not self.wake_r and handles[obj][1]:
+            # A crash loop detected at one death breaks the pool and reaps every
+            # worker: the other sentinels of this wait are of closed processes.
+            if obj is not self.wake_r and handles[obj][1] and self.broken is None:
                 self._died(handles[obj][0])
         return self.broken is None
 
@@ -383,7 +385,9 @@ class Supervisor(Feeding):
 
     def _break(self, error: BaseException) -> None:
         with self.lock:
-            self.broken = error
+            if self.broken is None:  # the first error is the pool's: a later one is its echo
+                self.broken = error
+            error = self.broken
         for h in self.workers:
             h.kill()
         for job in self._jobs():

@@ -120,12 +120,6 @@ class TestReplacement:
         assert len(pool._worker_pids(ever=True)) == 7
         assert pool.submit(pow, 2, 3).result(T) == 8
 
-    # A race, seen twice (3.11 and 3.14, spawn): the pool broke with "process object is closed"
-    # (a closed Process read after a crash) instead of the initializer's error. Issue 18 stays
-    # open on it; a non-strict xfail so that the test still runs and reports.
-    @pytest.mark.xfail(
-        strict=False, reason="a crash loop can break the pool with another error (issue 18, open)"
-    )
     @pytest.mark.parametrize("method", METHODS)
     def test_initializer_crash_loop(
         self, make_pool: Callable[..., SupervisedPool], method: str
