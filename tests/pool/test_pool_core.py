@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import CancelledError, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -20,24 +19,6 @@ import pool_tasks as pt
 
 METHODS = ("fork", "forkserver", "spawn")
 T = 30  # seconds: a bound on every wait that only a hang would cross
-
-
-@pytest.fixture
-def make_pool() -> Iterator[Callable[..., SupervisedPool]]:
-    """Pools made here are shut down at the end, and none of their workers may survive."""
-    made: list[SupervisedPool] = []
-
-    def make(*args: Any, method: str | None = None, **kwargs: Any) -> SupervisedPool:
-        if method is not None:
-            kwargs["mp_context"] = multiprocessing.get_context(method)
-        pool = SupervisedPool(*args, **kwargs)
-        made.append(pool)
-        return pool
-
-    yield make
-    for pool in made:
-        pool.shutdown(wait=True)
-        assert pt.gone(pool._worker_pids(ever=True), pt.worker_parents())
 
 
 def _started(pool: SupervisedPool, n: int) -> list[int]:

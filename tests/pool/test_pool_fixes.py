@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import multiprocessing
 import os
 import signal
 import subprocess
@@ -12,7 +11,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, as_completed, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -27,24 +26,6 @@ import pool_tasks as pt
 
 METHODS = ("fork", "forkserver", "spawn")
 T = 30  # seconds: a bound on every wait that only a hang would cross
-
-
-@pytest.fixture
-def make_pool() -> Iterator[Callable[..., SupervisedPool]]:
-    """Pools made here are ended at the end (bounded), and none of their workers may survive."""
-    made: list[SupervisedPool] = []
-
-    def make(*args: Any, method: str | None = None, **kwargs: Any) -> SupervisedPool:
-        if method is not None:
-            kwargs["mp_context"] = multiprocessing.get_context(method)
-        pool = SupervisedPool(*args, **kwargs)
-        made.append(pool)
-        return pool
-
-    yield make
-    for pool in made:
-        pool.terminate()
-        assert pt.gone(pool._worker_pids(ever=True), pt.worker_parents())
 
 
 @pytest.mark.parametrize("method", METHODS)
