@@ -26,6 +26,18 @@ def hang_init() -> None:
     time.sleep(3600)
 
 
+def hang_once(path: str) -> None:
+    """The first worker to start (it writes its pid in ``path``) hangs; the others go on."""
+    try:
+        os.close(os.open(path + ".lock", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return
+    with open(path + ".tmp", "w") as f:
+        f.write(str(os.getpid()))
+    os.replace(path + ".tmp", path)  # whole or not at all for a reader
+    time.sleep(3600)
+
+
 class WorkerUnpickle:
     """An argument that pickles in the parent and does not unpickle in a worker."""
 

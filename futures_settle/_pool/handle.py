@@ -32,6 +32,7 @@ class Handle:
         "conn",
         "eof",
         "exiting",
+        "init_at",
         "items",
         "next_seq",
         "pid",
@@ -60,6 +61,7 @@ class Handle:
         self.conn = parent
         self.pid: int = self.proc.pid
         self.ready = False
+        self.init_at: float | None = None  # when it said its initializer starts (timed pools)
         self.eof = False  # the pipe said EOF: wait on the sentinel only
         self.exiting = False  # told to exit (shutdown, or max_tasks_per_worker reached)
         self.retiring = False  # said it retires (max_memory_per_worker)

@@ -89,8 +89,12 @@ class SupervisedPool(Executor):
         initializer: Called in each worker with ``initargs`` before it runs tasks.
         initargs: Its arguments.
         task_timeout: Seconds a task (an item, in a chunk) may run; None: no limit.
-            The initializer has as long: past it its worker is killed, and
-            that counts as a failed start (three in a row break the pool).
+            The initializer has as long, from its call: past it its worker is
+            killed and replaced, a failed start that costs no task (the
+            waiting ones run in the new worker; three failed starts in a row
+            break the pool). Without it the initializer has no limit either,
+            as in ``ProcessPoolExecutor``: tasks wait for a ready worker, and
+            ``shutdown(cancel_futures=True)`` or ``terminate()`` end the pool.
         grace: Seconds a stopped task has to return before its worker is killed.
         max_tasks_per_worker: Items a worker runs before it is replaced.
         max_memory_per_worker: Resident bytes above which a worker is

@@ -242,6 +242,8 @@ class Supervisor(Feeding):
             self.init_error = (_unpickle(msg[1], 1)[0], msg[2])
         elif tag == w_.RETIRE:
             h.retiring = True
+        elif tag == w_.INITIALIZING:
+            h.init_at = time.monotonic()
 
     def _stopped(
         self, h: Handle, job: Job, offset: int, seq: int, killed: bool, code: int | None
@@ -312,9 +314,9 @@ class Supervisor(Feeding):
         nearest = float("inf")
         for h in self.workers:
             if not h.ready and self.timeout is not None and h.stopping is None:
-                begun = h.slot[w_.START_NS]  # written as its initializer starts (timed pools)
-                if begun:
-                    deadline = begun / 1e9 + self.timeout
+                begun = h.init_at  # its message woke this loop: the clock runs from then
+                if begun is not None:
+                    deadline = begun + self.timeout
                     if now >= deadline:  # a failed start: toward the crash loop
                         text = (
                             f"the initializer did not return within task_timeout ({self.timeout} s)"

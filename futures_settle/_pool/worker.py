@@ -59,7 +59,7 @@ SLOT_SIZE = 4
 # Parent -> worker.
 RUN, CANCEL, EXIT = 0, 1, 2
 # Worker -> parent.
-READY, INIT_FAILED, RESULTS, SKIPPED, RETIRE = 0, 1, 2, 3, 4
+READY, INIT_FAILED, RESULTS, SKIPPED, RETIRE, INITIALIZING = 0, 1, 2, 3, 4, 5
 # An item's outcome: (VALUE, value), (RAISED, (exc, text)), (STOPPED, None). SKIPPED
 # carries the error that fails the segment's items from an offset on, or None: not run.
 VALUE, RAISED, STOPPED = 0, 1, 2
@@ -335,8 +335,8 @@ def main(
     if hasattr(signal, "SIGUSR1"):
         signal.signal(signal.SIGUSR1, _on_stop)
     if initializer is not None:
-        if timed:  # the parent kills it past task_timeout
-            _slot[START_NS] = monotonic_ns()
+        if timed:  # the parent's clock for it starts now (a message: it wakes the parent)
+            conn.send_bytes(_dumps((INITIALIZING,)))
         try:
             initializer(*initargs)
         except BaseException as exc:

@@ -90,13 +90,7 @@ def test_stdlib_waits_see_futures_cancelled_by_shutdown(
     _notified([running, *queued])
 
 
-# Only fork: under forkserver and spawn the pool still hangs (not fixed yet, seen failing);
-# under fork it failed once in a full run on a loaded machine (the first future got no outcome
-# within T). Issue 18 stays open on it: kept as a non-strict xfail so it runs and reports.
-@pytest.mark.xfail(
-    strict=False, reason="a hanging initializer's limit is not reliable yet (issue 18, open)"
-)
-@pytest.mark.parametrize("method", ["fork"])
+@pytest.mark.parametrize("method", METHODS)
 def test_a_hanging_initializer_counts_against_task_timeout(
     make_pool: Callable[..., SupervisedPool], method: str
 ) -> None:
@@ -113,6 +107,53 @@ def test_a_hanging_initializer_counts_against_task_timeout(
     done = threading.Event()
     threading.Thread(target=lambda: (pool.shutdown(wait=True), done.set()), daemon=True).start()
     assert done.wait(T)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_an_initializer_that_hangs_once_costs_its_worker_alone(
+    make_pool: Callable[..., SupervisedPool], method: str, tmp_path: Path
+) -> None:
+    """Killed past task_timeout and replaced: the waiting tasks run in the new worker."""
+    flag = tmp_path / "hung-once"
+    pool = make_pool(
+        1,
+        method=method,
+        initializer=ft.hang_once,
+        initargs=(str(flag),),
+        task_timeout=0.5,
+        grace=0.2,
+    )
+    fs = [pool.submit(pt.pid_of) for _ in range(3)]
+    pids = {f.result(T) for f in fs}
+    hung = int(flag.read_text())
+    assert len(pids) == 1
+    assert hung not in pids
+    assert hung in pool._worker_pids(ever=True)
+    assert pool.submit(pow, 2, 5).result(T) == 32
+    done = threading.Event()
+    threading.Thread(target=lambda: (pool.shutdown(wait=True), done.set()), daemon=True).start()
+    assert done.wait(T)
+
+
+@pytest.mark.parametrize("order", ["cancel_futures", "terminate"])
+def test_a_hanging_initializer_without_task_timeout_is_not_limited(
+    make_pool: Callable[..., SupervisedPool], order: str, tmp_path: Path
+) -> None:
+    """No limit (as ProcessPoolExecutor's): tasks wait; cancel_futures or terminate() end it."""
+    flag = tmp_path / "hung-once"
+    pool = make_pool(1, initializer=ft.hang_once, initargs=(str(flag),))
+    fs = [pool.submit(pow, 2, i) for i in range(3)]
+    pt.wait_for(flag, T)  # in its initializer now, for an hour
+    assert not any(f.done() for f in fs)
+    done = threading.Event()
+    if order == "terminate":
+        end: Callable[[], None] = pool.terminate
+    else:
+        end = lambda: pool.shutdown(wait=True, cancel_futures=True)  # noqa: E731
+    threading.Thread(target=lambda: (end(), done.set()), daemon=True).start()
+    assert done.wait(T)
+    assert all(f.cancelled() for f in fs)
+    assert pt.gone(pool._worker_pids(ever=True), pt.worker_parents())
 
 
 @pytest.mark.parametrize("method", METHODS)
