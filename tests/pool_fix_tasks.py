@@ -88,3 +88,26 @@ def c_spin() -> int:
     import itertools
 
     return sum(itertools.repeat(1, 10**12))
+
+
+def catches_the_stop(marker: str, then: str, seconds: float = 60.0) -> str:
+    """Say it started, sleep; on the pool's soft stop, ``then`` "return" a value or "raise"."""
+    from futures_settle._pool.errors import TaskStopped
+
+    with open(marker + ".tmp", "w") as f:
+        f.write(str(os.getpid()))
+    os.replace(marker + ".tmp", marker)
+    try:
+        time.sleep(seconds)
+    except TaskStopped:
+        if then == "raise":
+            raise ValueError("the task's own error after the stop") from None
+        return "caught the stop"
+    return "slept"
+
+
+def catches_unless(marker: str, x: int) -> Any:
+    """A chunk item: 3 sleeps and returns its own value when the pool stops it."""
+    if x == 3:
+        return catches_the_stop(marker, "return")
+    return x

@@ -97,5 +97,6 @@ class TaskStopped(BaseException):
     A ``BaseException``, as ``KeyboardInterrupt``: an ``except Exception``
     in the task does not swallow it, and its ``finally`` blocks run. The
     task's future never sees it: it fails with ``TaskTimeoutError`` or is
-    cancelled.
+    cancelled, even if the task catches it and then returns or raises
+    something else (the pool asked first: the stop is the outcome).
     """

@@ -61,10 +61,14 @@ class SupervisedPool(Executor):
       ``TaskStopped`` exception raised inside it, so that its ``finally``
       blocks run; this reaches Python code, not a C call that never
       returns), then, ``grace`` seconds later, killed with its worker; its
-      future fails with ``TaskTimeoutError``. With chunked maps
-      (``map_all``/``map_settled``) the limit is per item.
+      future fails with ``TaskTimeoutError``, whatever the task does once
+      asked to stop (catch ``TaskStopped`` and return a value, raise an
+      error of its own); one that returns before the pool asks keeps its
+      outcome. With chunked maps (``map_all``/``map_settled``) the limit is
+      per item.
     - ``future.cancel()`` on a running task stops it the same way and
-      returns ``True``; ``future.running()`` stays ``False``.
+      returns ``True``; the future stays cancelled whatever the task does
+      next; ``future.running()`` stays ``False``.
     - ``max_tasks_per_worker`` (items, for chunks) and
       ``max_memory_per_worker`` (resident bytes, checked after each item)
       recycle a worker.

@@ -11,7 +11,9 @@ at any instant, even halfway through a message, leaves nothing locked.
 Results go back over the pipe per item for a plain task and in small
 batches for a chunk (at least every ``FLUSH`` seconds). A stop is
 ``SIGUSR1`` with the item's number in ``STOP``: the handler raises
-``TaskStopped`` inside that item only, never in the loop's own code.
+``TaskStopped`` inside that item only, never in the loop's own code; an
+item whose ``STOP`` was set before it returned is reported stopped, whatever
+it did after the signal (caught it and returned, or raised an error of its own).
 
 The worker ignores ``SIGINT`` (a Ctrl-C in a terminal reaches the whole
 process group: the parent decides), dies with its parent
@@ -275,6 +277,8 @@ def _run_segment(
                 value = fn(*args, **kwargs) if single else fn(*args)
             finally:
                 _running = 0
+                if slot[STOP] == seq:  # asked to stop before it returned: stopped, whatever
+                    raise TaskStopped  # it did since (a value, an error of its own)
         except TaskStopped:
             stopped = True
             odd[len(values)] = (STOPPED, None)
