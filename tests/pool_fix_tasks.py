@@ -111,3 +111,42 @@ def catches_unless(marker: str, x: int) -> Any:
     if x == 3:
         return catches_the_stop(marker, "return")
     return x
+
+
+def forks(how: str) -> tuple[str, int]:
+    """Fork; the child ends as ``how`` says (return, SystemExit(5), ValueError) from the task.
+
+    The worker's code below the task must end the child there: it is not the worker.
+    Returns what the parent (the worker) saw: its own value and the child's exit code.
+    """
+    pid = os.fork()
+    if pid == 0:
+        if how == "exit":
+            raise SystemExit(5)
+        if how == "raise":
+            raise ValueError("in the child")
+        return ("child", 0)
+    deadline = time.monotonic() + 10  # bounded: a child that lingers is killed
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return ("parent", os.waitstatus_to_exitcode(status))
+        time.sleep(0.01)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    return ("parent", -1)
+
+
+def forges_a_message(job: int) -> None:
+    """Write on the worker's pipe a result for a job the worker does not hold, then wait."""
+    import sys
+
+    from futures_settle._pool import worker
+
+    frame = sys._getframe()
+    while frame.f_code is not worker.main.__code__:  # the worker's loop, up the stack
+        frame = frame.f_back  # type: ignore[assignment]
+    conn = frame.f_locals["conn"]
+    blob = worker.dumps(([f"forged for job {job}"], {}))
+    conn.send_bytes(worker.dumps((worker.RESULTS, job, 0, 1, 0.0, blob)))
+    time.sleep(60)

@@ -16,7 +16,19 @@ from __future__ import annotations
 import signal
 from concurrent.futures.process import BrokenProcessPool
 
-__all__ = ["TaskStopped", "TaskTimeoutError", "WorkerDiedError", "describe_exit"]
+__all__ = [
+    "GARBLED",
+    "TaskStopped",
+    "TaskTimeoutError",
+    "WorkerDiedError",
+    "crash_loop",
+    "describe_exit",
+]
+
+GARBLED = (  # the note of a WorkerDiedError whose worker the pool killed for its pipe
+    "the pool killed the worker: its pipe carried a message for work it did not hold "
+    "(a process the task forked, writing on the worker's pipe?)"
+)
 
 
 def describe_exit(exitcode: int | None) -> str:
@@ -30,6 +42,25 @@ def describe_exit(exitcode: int | None) -> str:
             name = f"signal {-exitcode}"
         return f"killed by {name}"
     return f"exited with code {exitcode}"
+
+
+def crash_loop(times: int, cause: BaseException | None, last_exit: str) -> BrokenProcessPool:
+    """The pool's error when its workers fail to start ``times`` in a row.
+
+    ``cause``: the initializer's exception (its worker's traceback as its own
+    cause), or None when they died before it reported one (``last_exit`` says how).
+    """
+    if cause is None:
+        return BrokenProcessPool(
+            f"the pool's workers died before they were ready {times} times in a row "
+            f"(the last {last_exit})"
+        )
+    err = BrokenProcessPool(
+        f"the pool's workers failed in their initializer {times} times in a row: "
+        f"{type(cause).__name__}: {cause}"
+    )
+    err.__cause__ = cause
+    return err
 
 
 class WorkerDiedError(BrokenProcessPool):

@@ -32,6 +32,7 @@ class Handle:
         "conn",
         "eof",
         "exiting",
+        "garbled",
         "init_at",
         "items",
         "next_seq",
@@ -63,6 +64,7 @@ class Handle:
         self.ready = False
         self.init_at: float | None = None  # when it said its initializer starts (timed pools)
         self.eof = False  # the pipe said EOF: wait on the sentinel only
+        self.garbled = False  # its pipe carried what its worker would not send: killed
         self.exiting = False  # told to exit (shutdown, or max_tasks_per_worker reached)
         self.retiring = False  # said it retires (max_memory_per_worker)
         self.items = 0  # items sent, for max_tasks_per_worker
@@ -76,6 +78,15 @@ class Handle:
             and not (self.exiting or self.retiring or self.eof or self.stopping)
             and len(self.segments) < DEPTH
         )
+
+    def expects(self, msg: tuple[Any, ...]) -> bool:
+        """Whether a result (or skip) names the job and item this worker answers next."""
+        if not self.segments:
+            return False
+        seg = self.segments[0]
+        if seg.job.id != msg[1] or msg[2] != seg.offset + seg.done:
+            return False
+        return msg[0] != worker.RESULTS or 0 < int(msg[3]) <= seg.count - seg.done
 
     def send(self, data: Any) -> bool:
         """Write one message; False if the worker is gone."""

@@ -76,6 +76,11 @@ class SupervisedPool(Executor):
       ready) three times in a row breaks the pool: pending futures fail
       with a ``BrokenProcessPool`` whose ``__cause__`` is the initializer's
       exception, with the worker's traceback as its own cause.
+    - A task may ``os.fork()``: a child that returns from the task (or
+      raises out of it) exits there (code 0, 1, or a ``SystemExit``'s),
+      never as its worker. A result on a worker's pipe for work it does not
+      hold gets the worker killed: its task's ``WorkerDiedError`` says so
+      in a note, no other task is touched.
     - A worker exits when its parent dies, even by ``SIGKILL``; it ignores
       ``SIGINT``, so a Ctrl-C is the parent's to handle: leaving the
       ``with`` block on ``KeyboardInterrupt`` (or any exception that is not

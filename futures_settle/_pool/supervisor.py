@@ -21,13 +21,12 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import Future, InvalidStateError
-from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.connection import wait
 from pickle import loads
 from typing import Any
 
 from . import worker as w_
-from .errors import TaskTimeoutError, WorkerDiedError, describe_exit
+from .errors import GARBLED, TaskTimeoutError, WorkerDiedError, crash_loop, describe_exit
 from .feeding import Feeding
 from .handle import Handle
 from .jobs import Job, Segment, remote
@@ -175,7 +174,7 @@ class Supervisor(Feeding):
     def _read(self, h: Handle) -> None:
         conn = h.conn
         try:
-            while conn.poll():
+            while not h.eof and conn.poll():
                 message = loads(conn.recv_bytes())
                 if message[0] == w_.RESULTS and len(message) == 5:
                     message += (conn.recv_bytes(),)
@@ -185,6 +184,12 @@ class Supervisor(Feeding):
 
     def _message(self, h: Handle, msg: tuple[Any, ...]) -> None:
         tag = msg[0]
+        if tag in (w_.RESULTS, w_.SKIPPED) and not h.expects(msg):
+            # Not what its worker would send (a process the task forked, writing on
+            # the pipe?): nothing it says is believed; its death tells what it ran.
+            h.garbled = h.eof = True
+            h.kill()
+            return
         if tag == w_.RESULTS:
             _, _job, offset, count, seconds, blob = msg
             seg = h.segments[0]
@@ -255,7 +260,10 @@ class Supervisor(Feeding):
         elif reason == "timeout" or (reason is None and not killed and self.timeout):
             job.fail(offset, TaskTimeoutError(self.timeout or 0.0, h.pid, killed))
         else:  # a death nobody asked for (or a cancel the future does not show)
-            job.fail(offset, WorkerDiedError(h.pid, code))
+            err = WorkerDiedError(h.pid, code)
+            if h.garbled:
+                err.add_note(GARBLED)
+            job.fail(offset, err)
 
     def _died(self, h: Handle) -> None:
         if not h.eof:
@@ -297,18 +305,10 @@ class Supervisor(Feeding):
             self.workers.append(self._spawn())
 
     def _crash_loop_error(self, code: int | None) -> BaseException:
-        if self.init_error is not None:
-            exc, text = self.init_error
-            err = BrokenProcessPool(
-                f"the pool's workers failed in their initializer {CRASH_LOOP} times in a row: "
-                f"{type(exc).__name__}: {exc}"
-            )
-            err.__cause__ = remote(exc, text)
-            return err
-        return BrokenProcessPool(
-            f"the pool's workers died before they were ready {CRASH_LOOP} times in a row "
-            f"(the last {describe_exit(code)})"
-        )
+        if self.init_error is None:
+            return crash_loop(CRASH_LOOP, None, describe_exit(code))
+        exc, text = self.init_error
+        return crash_loop(CRASH_LOOP, remote(exc, text), "")
 
     def _deadlines(self, now: float) -> float:
         nearest = float("inf")

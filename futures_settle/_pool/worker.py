@@ -36,7 +36,7 @@ from multiprocessing.reduction import ForkingPickler
 from pickle import loads
 from time import monotonic_ns, perf_counter
 from traceback import format_exception
-from typing import Any
+from typing import Any, NoReturn
 
 from .errors import TaskStopped
 
@@ -73,6 +73,7 @@ FLUSH = 0.002  # most seconds a chunk's finished items wait before they travel
 _WATCH = 0.25  # how often the watchdog thread looks for its parent
 
 _running = 0  # the sequence number of the item running now, 0 between items
+_forked = False  # this process is a fork a task made of its worker: it is not the worker
 _slot: Any = None
 _timed = False  # the pool has a task_timeout: each item's start time goes in the slot
 
@@ -114,6 +115,28 @@ def _on_stop(signum: int, frame: object) -> None:
     if _running and _running == _slot[STOP]:
         _running = 0  # one stop per item: the task's own handlers see no second one
         raise TaskStopped(f"stopped by its supervised pool (signal {signum})")
+
+
+def _in_fork() -> None:
+    global _forked
+    _forked = True
+
+
+def _leave_fork() -> NoReturn:
+    """A fork a task made came back to the worker's code: it ends here, not as a worker.
+
+    Else it would write the worker's slot and pipe (a result for the worker's
+    item, read the worker's next message). Its exit code: 0 for a return, a
+    ``SystemExit``'s code, 1 for another exception.
+    """
+    exc = sys.exc_info()[1]
+    code = 0 if exc is None else 1
+    if isinstance(exc, SystemExit):
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(BaseException):
+            stream.flush()
+    os._exit(code)
 
 
 def rss_bytes() -> int:
@@ -277,6 +300,8 @@ def _run_segment(
                 value = fn(*args, **kwargs) if single else fn(*args)
             finally:
                 _running = 0
+                if _forked:
+                    _leave_fork()
                 if slot[STOP] == seq:  # asked to stop before it returned: stopped, whatever
                     raise TaskStopped  # it did since (a value, an error of its own)
         except TaskStopped:
@@ -338,6 +363,8 @@ def main(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "SIGUSR1"):
         signal.signal(signal.SIGUSR1, _on_stop)
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_in_fork)
     if initializer is not None:
         if timed:  # the parent's clock for it starts now (a message: it wakes the parent)
             conn.send_bytes(_dumps((INITIALIZING,)))
@@ -349,8 +376,12 @@ def main(
                 error = bytes(_dumps(exc))
             except BaseException:
                 error = bytes(_dumps(RuntimeError(repr(exc))))
+            if _forked:
+                _leave_fork()
             conn.send_bytes(_dumps((INIT_FAILED, error, text)))
             sys.exit(3)
+        if _forked:
+            _leave_fork()
     conn.send_bytes(_dumps((READY, os.getpid())))
     inbox: deque[Any] = deque()
     cancelled: set[int] = set()

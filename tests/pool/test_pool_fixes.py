@@ -321,3 +321,36 @@ def test_a_stop_that_meets_the_return_gives_one_of_the_two_outcomes(
     assert {o if isinstance(o, str) else type(o) for o in outcomes} <= {"slept", TaskTimeoutError}
     assert not any(isinstance(o, TaskTimeoutError) and o.killed for o in outcomes)
     assert len(pool._worker_pids(ever=True)) == 1
+
+
+@pytest.mark.parametrize("how", ["return", "exit", "raise"])
+@pytest.mark.parametrize("method", METHODS)
+def test_a_fork_of_a_task_never_speaks_for_its_worker(
+    make_pool: Callable[..., SupervisedPool], method: str, how: str
+) -> None:
+    """The task's fork child ends where it leaves the task: the worker alone answers."""
+    pool = make_pool(1, method=method)
+    code = {"return": 0, "exit": 5, "raise": 1}[how]
+    assert pool.submit(ft.forks, how).result(T) == ("parent", code)
+    assert [f.result(T) for f in [pool.submit(pow, 2, i) for i in range(20)]] == [
+        2**i for i in range(20)
+    ]
+    assert len(pool._worker_pids(ever=True)) == 1
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_message_for_another_job_is_never_attributed(
+    make_pool: Callable[..., SupervisedPool], method: str
+) -> None:
+    """A result for a job the worker does not hold: the worker is killed, its task fails alone."""
+    pool = make_pool(1, method=method)
+    f = pool.submit(ft.forges_a_message, 10**6)
+    err = f.exception(T)
+    assert type(err) is WorkerDiedError
+    assert err.__notes__ == [
+        "the pool killed the worker: its pipe carried a message for work it did not hold "
+        "(a process the task forked, writing on the worker's pipe?)"
+    ]
+    assert [f.result(T) for f in [pool.submit(pow, 2, i) for i in range(20)]] == [
+        2**i for i in range(20)
+    ]
