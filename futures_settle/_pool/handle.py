@@ -31,6 +31,7 @@ class Handle:
     __slots__ = (
         "conn",
         "eof",
+        "exitcode",
         "exiting",
         "garbled",
         "init_at",
@@ -39,6 +40,7 @@ class Handle:
         "pid",
         "proc",
         "ready",
+        "reaped",
         "retiring",
         "segments",
         "slot",
@@ -62,6 +64,8 @@ class Handle:
         self.conn = parent
         self.pid: int = self.proc.pid
         self.ready = False
+        self.reaped = False  # joined and closed: its exitcode kept
+        self.exitcode: int | None = None
         self.init_at: float | None = None  # when it said its initializer starts (timed pools)
         self.eof = False  # the pipe said EOF: wait on the sentinel only
         self.garbled = False  # its pipe carried what its worker would not send: killed
@@ -127,12 +131,19 @@ class Handle:
             os.kill(self.pid, getattr(signal, "SIGKILL", signal.SIGTERM))
 
     def reap(self, timeout: float = 5.0) -> int | None:
-        """Wait for the process to end (killed past ``timeout``); its exit code."""
+        """Wait for the process to end (killed past ``timeout``); its exit code.
+
+        Once reaped, the process is closed: a second call (a path that breaks
+        the pool while a death is being handled) gives the same code again.
+        """
+        if self.reaped:
+            return self.exitcode
         self.proc.join(timeout)
         if self.proc.exitcode is None:
             self.kill()
             self.proc.join()
-        code: int | None = self.proc.exitcode
+        self.exitcode = self.proc.exitcode
+        self.reaped = True
         self.conn.close()
         self.proc.close()
-        return code
+        return self.exitcode

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -356,3 +357,14 @@ def test_a_message_for_another_job_is_never_attributed(
     assert [f.result(T) for f in [pool.submit(pow, 2, i) for i in range(20)]] == [
         2**i for i in range(20)
     ]
+
+
+def test_a_worker_reaped_twice_gives_its_exit_code_again() -> None:
+    """A second reap (a break while a death is handled) reads no closed Process."""
+    from futures_settle._pool.handle import Handle
+
+    h = Handle(multiprocessing.get_context("spawn"), None, (), None, False)
+    h.kill()
+    assert h.reap() == -signal.SIGKILL
+    assert h.reap() == -signal.SIGKILL
+    assert pt.gone([h.pid])
