@@ -2,9 +2,12 @@
 
 ``pool`` is the Executor users see; ``supervisor`` (with ``feeding``) is the
 parent's thread that owns every worker; ``handle`` is its grip on one worker;
-``jobs`` records what each future is owed; ``worker`` is the loop a child
-process runs and ``memory`` what it measures of its own memory; ``errors``
-holds ``WorkerDiedError``, ``TaskTimeoutError`` and ``TaskStopped``.
+``jobs`` records what each future is owed; ``inbox`` cuts what a worker's
+pipe holds into messages. ``worker`` is the loop a child process runs,
+``gate`` its answer to a request for work it has not started, ``memory``
+what it measures of its own memory, ``lifeline`` how it ends with its
+parent and where a task's fork leaves. ``errors`` holds ``WorkerDiedError``,
+``TaskTimeoutError`` and ``TaskStopped``.
 
 May import: ``_core`` and the shared leaves. Imported by: the package's
 ``__init__`` (lazily: importing the package must not import

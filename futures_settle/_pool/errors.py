@@ -15,8 +15,23 @@ from __future__ import annotations
 
 import signal
 from concurrent.futures.process import BrokenProcessPool
+from pickle import loads
+from typing import Any
 
-__all__ = ["TaskStopped", "TaskTimeoutError", "WorkerDiedError", "describe_exit"]
+__all__ = [
+    "GARBLED",
+    "TaskStopped",
+    "TaskTimeoutError",
+    "WorkerDiedError",
+    "crash_loop",
+    "describe_exit",
+    "unpickled",
+]
+
+GARBLED = (  # the note of a WorkerDiedError whose worker the pool killed for its pipe
+    "the pool killed the worker: its pipe carried a message for work it did not hold "
+    "(a process the task forked, writing on the worker's pipe?)"
+)
 
 
 def describe_exit(exitcode: int | None) -> str:
@@ -30,6 +45,25 @@ def describe_exit(exitcode: int | None) -> str:
             name = f"signal {-exitcode}"
         return f"killed by {name}"
     return f"exited with code {exitcode}"
+
+
+def crash_loop(times: int, cause: BaseException | None, last_exit: str) -> BrokenProcessPool:
+    """The pool's error when its workers fail to start ``times`` in a row.
+
+    ``cause``: the initializer's exception (its worker's traceback as its own
+    cause), or None when they died before it reported one (``last_exit`` says how).
+    """
+    if cause is None:
+        return BrokenProcessPool(
+            f"the pool's workers died before they were ready {times} times in a row "
+            f"(the last {last_exit})"
+        )
+    err = BrokenProcessPool(
+        f"the pool's workers failed in their initializer {times} times in a row: "
+        f"{type(cause).__name__}: {cause}"
+    )
+    err.__cause__ = cause
+    return err
 
 
 class WorkerDiedError(BrokenProcessPool):
@@ -97,5 +131,15 @@ class TaskStopped(BaseException):
     A ``BaseException``, as ``KeyboardInterrupt``: an ``except Exception``
     in the task does not swallow it, and its ``finally`` blocks run. The
     task's future never sees it: it fails with ``TaskTimeoutError`` or is
-    cancelled.
+    cancelled, even if the task catches it and then returns or raises
+    something else (the pool asked first: the stop is the outcome).
     """
+
+
+def unpickled(blob: bytes, parts: int) -> tuple[Any, ...]:
+    """An error the worker sent, or the error of unpickling it (``parts`` fields)."""
+    try:
+        value = loads(blob)
+        return tuple(value) if parts > 1 else (value,)
+    except BaseException as exc:  # a class the parent cannot import
+        return (exc, "")[:parts] if parts > 1 else (exc,)

@@ -32,16 +32,20 @@ class Handle:
     __slots__ = (
         "conn",
         "eof",
+        "exitcode",
         "exiting",
+        "garbled",
         "ghost",
         "heard",
         "inbox",
+        "init_at",
         "items",
         "next_seq",
         "pid",
         "proc",
         "rconn",
         "ready",
+        "reaped",
         "reclaiming",
         "retiring",
         "segments",
@@ -71,7 +75,11 @@ class Handle:
         self.rconn = rparent
         self.pid: int = self.proc.pid
         self.ready = False
+        self.reaped = False  # joined and closed: its exitcode kept
+        self.exitcode: int | None = None
+        self.init_at: float | None = None  # when it said its initializer starts (timed pools)
         self.eof = False  # the pipe said EOF: wait on the sentinel only
+        self.garbled = False  # its pipe carried what its worker would not send: killed
         self.exiting = False  # told to exit (shutdown, or max_tasks_per_worker reached)
         self.retiring = False  # said it retires (max_memory_per_worker)
         self.items = 0  # items sent, for max_tasks_per_worker
@@ -91,6 +99,15 @@ class Handle:
             and not (self.exiting or self.retiring or self.eof or self.stopping)
             and len(self.segments) < DEPTH
         )
+
+    def expects(self, msg: tuple[Any, ...]) -> bool:
+        """Whether a result (or skip) names the job and item this worker answers next."""
+        if not self.segments:
+            return False
+        seg = self.segments[0]
+        if seg.job.id != msg[1] or msg[2] != seg.offset + seg.done:
+            return False
+        return msg[0] != worker.RESULTS or 0 < int(msg[3]) <= seg.count - seg.done
 
     def send(self, data: Any) -> bool:
         """Write one message; False if the worker is gone."""
@@ -131,13 +148,20 @@ class Handle:
             os.kill(self.pid, getattr(signal, "SIGKILL", signal.SIGTERM))
 
     def reap(self, timeout: float = 5.0) -> int | None:
-        """Wait for the process to end (killed past ``timeout``); its exit code."""
+        """Wait for the process to end (killed past ``timeout``); its exit code.
+
+        Once reaped, the process is closed: a second call (a path that breaks
+        the pool while a death is being handled) gives the same code again.
+        """
+        if self.reaped:
+            return self.exitcode
         self.proc.join(timeout)
         if self.proc.exitcode is None:
             self.kill()
             self.proc.join()
-        code: int | None = self.proc.exitcode
+        self.exitcode = self.proc.exitcode
+        self.reaped = True
         self.conn.close()
         self.rconn.close()
         self.proc.close()
-        return code
+        return self.exitcode

@@ -61,10 +61,14 @@ class SupervisedPool(Executor):
       ``TaskStopped`` exception raised inside it, so that its ``finally``
       blocks run; this reaches Python code, not a C call that never
       returns), then, ``grace`` seconds later, killed with its worker; its
-      future fails with ``TaskTimeoutError``. With chunked maps
-      (``map_all``/``map_settled``) the limit is per item.
+      future fails with ``TaskTimeoutError``, whatever the task does once
+      asked to stop (catch ``TaskStopped`` and return a value, raise an
+      error of its own); one that returns before the pool asks keeps its
+      outcome. With chunked maps (``map_all``/``map_settled``) the limit is
+      per item.
     - ``future.cancel()`` on a running task stops it the same way and
-      returns ``True``; ``future.running()`` stays ``False``.
+      returns ``True``; the future stays cancelled whatever the task does
+      next; ``future.running()`` stays ``False``.
     - Quick tasks are sent ahead, a few to each worker; if a worker is held
       by a slow one (50 ms without a word) while another idles with
       nothing queued, the pool takes back what the held worker has not
@@ -80,6 +84,11 @@ class SupervisedPool(Executor):
       ready) three times in a row breaks the pool: pending futures fail
       with a ``BrokenProcessPool`` whose ``__cause__`` is the initializer's
       exception, with the worker's traceback as its own cause.
+    - A task may ``os.fork()``: a child that returns from the task (or
+      raises out of it) exits there (code 0, 1, or a ``SystemExit``'s),
+      never as its worker. A result on a worker's pipe for work it does not
+      hold gets the worker killed: its task's ``WorkerDiedError`` says so
+      in a note, no other task is touched.
     - A worker exits when its parent dies, even by ``SIGKILL``; it ignores
       ``SIGINT``, so a Ctrl-C is the parent's to handle: leaving the
       ``with`` block on ``KeyboardInterrupt`` (or any exception that is not
@@ -97,8 +106,12 @@ class SupervisedPool(Executor):
         initializer: Called in each worker with ``initargs`` before it runs tasks.
         initargs: Its arguments.
         task_timeout: Seconds a task (an item, in a chunk) may run; None: no limit.
-            The initializer has as long: past it its worker is killed, and
-            that counts as a failed start (three in a row break the pool).
+            The initializer has as long, from its call: past it its worker is
+            killed and replaced, a failed start that costs no task (the
+            waiting ones run in the new worker; three failed starts in a row
+            break the pool). Without it the initializer has no limit either,
+            as in ``ProcessPoolExecutor``: tasks wait for a ready worker, and
+            ``shutdown(cancel_futures=True)`` or ``terminate()`` end the pool.
         grace: Seconds a stopped task has to return before its worker is killed.
         max_tasks_per_worker: Items a worker runs before it is replaced.
         max_memory_per_worker: Resident bytes of its own (not the pages a

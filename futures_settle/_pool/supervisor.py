@@ -21,13 +21,19 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import Future, InvalidStateError
-from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.connection import wait
 from pickle import loads
 from typing import Any
 
 from . import worker as w_
-from .errors import TaskTimeoutError, WorkerDiedError, describe_exit
+from .errors import (
+    GARBLED,
+    TaskTimeoutError,
+    WorkerDiedError,
+    crash_loop,
+    describe_exit,
+    unpickled,
+)
 from .feeding import Feeding
 from .handle import Handle
 from .inbox import Inbox
@@ -170,7 +176,9 @@ class Supervisor(Feeding):
             elif not is_sentinel:
                 self._read(h)
         for obj in ready:
-            if obj is not self.wake_r and handles[obj][1]:
+            # A crash loop detected at one death breaks the pool and reaps every
+            # worker: the other sentinels of this wait are of closed processes.
+            if obj is not self.wake_r and handles[obj][1] and self.broken is None:
                 self._died(handles[obj][0])
         return self.broken is None
 
@@ -179,6 +187,8 @@ class Supervisor(Feeding):
         inbox = h.inbox
         try:
             for raw in inbox.read():
+                if h.eof:  # garbled (``_message``): nothing more it sent is believed
+                    break
                 if inbox.held is not None:  # a large batch's payload after its header
                     message, inbox.held = (*inbox.held, raw), None
                 else:
@@ -193,6 +203,12 @@ class Supervisor(Feeding):
 
     def _message(self, h: Handle, msg: tuple[Any, ...]) -> None:
         tag = msg[0]
+        if tag in (w_.RESULTS, w_.SKIPPED) and not h.expects(msg):
+            # Not what its worker would send (a process the task forked, writing on
+            # the pipe?): nothing it says is believed; its death tells what it ran.
+            h.garbled = h.eof = True
+            h.kill()
+            return
         if tag == w_.RESULTS:
             _, _job, offset, count, seconds, blob = msg
             seg = h.segments[0]
@@ -216,7 +232,7 @@ class Supervisor(Feeding):
                             job.fail(offset + i, exc)
                     elif flag == w_.RAISED:
                         if isinstance(payload, bytes):
-                            payload = _unpickle(payload, 2)
+                            payload = unpickled(payload, 2)
                         job.fail(offset + i, remote(*payload))
                     else:
                         self._stopped(h, job, offset + i, seq + i, killed=False, code=None)
@@ -235,7 +251,7 @@ class Supervisor(Feeding):
                     for i in reversed(range(rest.count)):
                         self.queue.appendleft(Segment(rest.job, rest.offset + i, 1))
                 elif error is not None:
-                    failure, text = _unpickle(error, 2)
+                    failure, text = unpickled(error, 2)
                     for i in range(rest.count):
                         rest.job.fail(rest.offset + i, remote(failure, text) if i == 0 else failure)
                 elif rest.job.future.cancelled():
@@ -247,9 +263,11 @@ class Supervisor(Feeding):
             self.failed_starts = 0
             self.init_error = None
         elif tag == w_.INIT_FAILED:
-            self.init_error = (_unpickle(msg[1], 1)[0], msg[2])
+            self.init_error = (unpickled(msg[1], 1)[0], msg[2])
         elif tag == w_.RETIRE:
             h.retiring = True
+        elif tag == w_.INITIALIZING:
+            h.init_at = time.monotonic()
 
     def _stopped(
         self, h: Handle, job: Job, offset: int, seq: int, killed: bool, code: int | None
@@ -261,7 +279,10 @@ class Supervisor(Feeding):
         elif reason == "timeout" or (reason is None and not killed and self.timeout):
             job.fail(offset, TaskTimeoutError(self.timeout or 0.0, h.pid, killed))
         else:  # a death nobody asked for (or a cancel the future does not show)
-            job.fail(offset, WorkerDiedError(h.pid, code))
+            err = WorkerDiedError(h.pid, code)
+            if h.garbled:
+                err.add_note(GARBLED)
+            job.fail(offset, err)
 
     def _died(self, h: Handle) -> None:
         with contextlib.suppress(OSError):
@@ -297,34 +318,22 @@ class Supervisor(Feeding):
         if not h.ready:
             self.failed_starts += 1
             if self.failed_starts >= CRASH_LOOP:
-                self._break(self._crash_loop_error(code))
+                init = self.init_error  # its exception, if the initializer raised
+                cause = None if init is None else remote(*init)
+                self._break(crash_loop(CRASH_LOOP, cause, describe_exit(code)))
                 return
         with self.lock:
             done = self.closing and not self.queue and not self.incoming
         if not done or any(x.segments for x in self.workers):
             self.workers.append(self._spawn())
 
-    def _crash_loop_error(self, code: int | None) -> BaseException:
-        if self.init_error is not None:
-            exc, text = self.init_error
-            err = BrokenProcessPool(
-                f"the pool's workers failed in their initializer {CRASH_LOOP} times in a row: "
-                f"{type(exc).__name__}: {exc}"
-            )
-            err.__cause__ = remote(exc, text)
-            return err
-        return BrokenProcessPool(
-            f"the pool's workers died before they were ready {CRASH_LOOP} times in a row "
-            f"(the last {describe_exit(code)})"
-        )
-
     def _deadlines(self, now: float) -> float:
         nearest = float("inf")
         for h in self.workers:
             if not h.ready and self.timeout is not None and h.stopping is None:
-                begun = h.slot[w_.START_NS]  # written as its initializer starts (timed pools)
-                if begun:
-                    deadline = begun / 1e9 + self.timeout
+                begun = h.init_at  # its message woke this loop: the clock runs from then
+                if begun is not None:
+                    deadline = begun + self.timeout
                     if now >= deadline:  # a failed start: toward the crash loop
                         text = (
                             f"the initializer did not return within task_timeout ({self.timeout} s)"
@@ -395,7 +404,9 @@ class Supervisor(Feeding):
 
     def _break(self, error: BaseException) -> None:
         with self.lock:
-            self.broken = error
+            if self.broken is None:  # the first error is the pool's: a later one is its echo
+                self.broken = error
+            error = self.broken
         for h in self.workers:
             h.kill()
         for job in self._jobs():
@@ -406,12 +417,3 @@ class Supervisor(Feeding):
         for h in self.workers:
             h.reap()
         self.workers.clear()
-
-
-def _unpickle(blob: bytes, parts: int) -> tuple[Any, ...]:
-    """An error the worker sent, or the error of unpickling it (``parts`` fields)."""
-    try:
-        value = loads(blob)
-        return tuple(value) if parts > 1 else (value,)
-    except BaseException as exc:  # a class the parent cannot import
-        return (exc, "")[:parts] if parts > 1 else (exc,)

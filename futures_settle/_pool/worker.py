@@ -13,7 +13,9 @@ batches for a chunk (at least every ``FLUSH`` seconds). A second pipe
 carries the parent's requests for the work it has not started (``gate``):
 a thread answers them at once, even while an item runs. A stop is
 ``SIGUSR1`` with the item's number in ``STOP``: the handler raises
-``TaskStopped`` inside that item only, never in the loop's own code.
+``TaskStopped`` inside that item only, never in the loop's own code; an
+item whose ``STOP`` was set before it returned is reported stopped, whatever
+it did after the signal (caught it and returned, or raised an error of its own).
 
 The worker ignores ``SIGINT`` (a Ctrl-C in a terminal reaches the whole
 process group: the parent decides), dies with its parent
@@ -30,7 +32,6 @@ import os
 import signal
 import sys
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from multiprocessing.reduction import ForkingPickler
@@ -41,6 +42,7 @@ from typing import Any
 
 from .errors import TaskStopped
 from .gate import Gate, answer
+from .lifeline import die_with_parent, leave_fork
 from .memory import MemoryGauge
 
 __all__ = [
@@ -63,7 +65,7 @@ SLOT_SIZE = 4
 # Parent -> worker.
 RUN, CANCEL, EXIT = 0, 1, 2
 # Worker -> parent.
-READY, INIT_FAILED, RESULTS, SKIPPED, RETIRE = 0, 1, 2, 3, 4
+READY, INIT_FAILED, RESULTS, SKIPPED, RETIRE, INITIALIZING = 0, 1, 2, 3, 4, 5
 # An item's outcome: (VALUE, value), (RAISED, (exc, text)), (STOPPED, None). SKIPPED
 # carries the error that fails the segment's items from an offset on, or None: not run.
 VALUE, RAISED, STOPPED = 0, 1, 2
@@ -72,9 +74,9 @@ _PLAIN = frozenset({int, float, str, bytes, bool, type(None)})  # every parent u
 
 INLINE = 65536  # bytes: a pickled payload up to this size travels inside its header
 FLUSH = 0.002  # most seconds a chunk's finished items wait before they travel
-_WATCH = 0.25  # how often the watchdog thread looks for its parent
 
 _stopped = 0  # the number of the last item the stop signal raised in
+_forked = False  # this process is a fork a task made of its worker: it is not the worker
 _slot: Any = None
 _gate = Gate()
 _timed = False  # the pool has a task_timeout: each item's start time goes in the slot
@@ -123,43 +125,9 @@ def _on_stop(signum: int, frame: object) -> None:
         raise TaskStopped(f"stopped by its supervised pool (signal {signum})")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        pass
-    return True
-
-
-def _die_with_parent(pool_pid: int) -> None:
-    parent = os.getppid()  # the pool's process, or the forkserver
-    server = getattr(sys.modules.get("multiprocessing.forkserver"), "_forkserver", None)
-    alive = getattr(server, "_forkserver_alive_fd", None)
-    if parent != pool_pid and alive is not None:
-        # A forkserver's child holds the forkserver's alive pipe: closed, the
-        # forkserver ends with the pool's process, and PR_SET_PDEATHSIG (set
-        # below, in the kernel: no GIL needed) kills this worker then.
-        os.close(alive)
-        server._forkserver_alive_fd = None  # type: ignore[union-attr]
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            pass
-
-    def watch() -> None:
-        # A forkserver outlives the pool's process while its children hold
-        # its alive pipe (each gets a copy): the pool's pid is watched too.
-        while os.getppid() == parent and _alive(pool_pid):
-            time.sleep(_WATCH)
-        os._exit(70)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+def _in_fork() -> None:
+    global _forked
+    _forked = True
 
 
 def _send_outcomes(
@@ -306,11 +274,18 @@ def _run_segment(
                     args, kwargs = items[i]
                     append(fn(*args, **kwargs))
             finally:
+                if _forked:  # before any write: the slot is the worker's
+                    leave_fork()
                 slot[FINISHED] = seq
+                if slot[STOP] == seq:  # asked to stop before it returned: stopped, whatever
+                    raise TaskStopped  # it did since (a value, an error of its own)
         except TaskStopped:
             slot[FINISHED] = seq  # raised before the inner try
             stopped = True
             due = -1
+            # A value it returned once asked to stop (or that the signal came just
+            # after) is not its outcome: the item holds one place, stopped.
+            del values[offset + i - first :]
             odd[len(values)] = (STOPPED, None)
             append(None)
         except BaseException as exc:  # one task, one outcome: SystemExit too
@@ -362,13 +337,15 @@ def main(
     global _slot, _timed
     _timed = timed
     _slot = memoryview(slot).cast("B").cast("q")  # faster to index than the ctypes array
-    _die_with_parent(pool_pid)
+    die_with_parent(pool_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "SIGUSR1"):
         signal.signal(signal.SIGUSR1, _on_stop)
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_in_fork)
     if initializer is not None:
-        if timed:  # the parent kills it past task_timeout
-            _slot[START_NS] = monotonic_ns()
+        if timed:  # the parent's clock for it starts now (a message: it wakes the parent)
+            conn.send_bytes(_dumps((INITIALIZING,)))
         try:
             initializer(*initargs)
         except BaseException as exc:
@@ -377,8 +354,12 @@ def main(
                 error = bytes(_dumps(exc))
             except BaseException:
                 error = bytes(_dumps(RuntimeError(repr(exc))))
+            if _forked:
+                leave_fork()
             conn.send_bytes(_dumps((INIT_FAILED, error, text)))
             sys.exit(3)
+        if _forked:
+            leave_fork()
     conn.send_bytes(_dumps((READY, os.getpid())))
     gauge = None if max_memory is None else MemoryGauge(max_memory)
     threading.Thread(target=answer, args=(reclaim, _gate), name="reclaim", daemon=True).start()

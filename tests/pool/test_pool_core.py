@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import multiprocessing
 import os
 import random
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import CancelledError, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -24,24 +23,6 @@ import pool_tasks as pt
 
 METHODS = ("fork", "forkserver", "spawn")
 T = 30  # seconds: a bound on every wait that only a hang would cross
-
-
-@pytest.fixture
-def make_pool() -> Iterator[Callable[..., SupervisedPool]]:
-    """Pools made here are shut down at the end, and none of their workers may survive."""
-    made: list[SupervisedPool] = []
-
-    def make(*args: Any, method: str | None = None, **kwargs: Any) -> SupervisedPool:
-        if method is not None:
-            kwargs["mp_context"] = multiprocessing.get_context(method)
-        pool = SupervisedPool(*args, **kwargs)
-        made.append(pool)
-        return pool
-
-    yield make
-    for pool in made:
-        pool.shutdown(wait=True)
-        assert pt.gone(pool._worker_pids(ever=True), pt.worker_parents())
 
 
 def _started(pool: SupervisedPool, n: int) -> list[int]:
@@ -124,12 +105,6 @@ class TestReplacement:
         assert len(pool._worker_pids(ever=True)) == 7
         assert pool.submit(pow, 2, 3).result(T) == 8
 
-    # A race, seen twice (3.11 and 3.14, spawn): the pool broke with "process object is closed"
-    # (a closed Process read after a crash) instead of the initializer's error. Issue 18 stays
-    # open on it; a non-strict xfail so that the test still runs and reports.
-    @pytest.mark.xfail(
-        strict=False, reason="a crash loop can break the pool with another error (issue 18, open)"
-    )
     @pytest.mark.parametrize("method", METHODS)
     def test_initializer_crash_loop(
         self, make_pool: Callable[..., SupervisedPool], method: str

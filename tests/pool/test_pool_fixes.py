@@ -12,7 +12,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, as_completed, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -20,31 +20,13 @@ from typing import Any
 
 import pytest
 
-from futures_settle import SupervisedPool, WorkerDiedError, map_settled
+from futures_settle import SupervisedPool, TaskTimeoutError, WorkerDiedError, map_settled
 
 import pool_fix_tasks as ft
 import pool_tasks as pt
 
 METHODS = ("fork", "forkserver", "spawn")
 T = 30  # seconds: a bound on every wait that only a hang would cross
-
-
-@pytest.fixture
-def make_pool() -> Iterator[Callable[..., SupervisedPool]]:
-    """Pools made here are ended at the end (bounded), and none of their workers may survive."""
-    made: list[SupervisedPool] = []
-
-    def make(*args: Any, method: str | None = None, **kwargs: Any) -> SupervisedPool:
-        if method is not None:
-            kwargs["mp_context"] = multiprocessing.get_context(method)
-        pool = SupervisedPool(*args, **kwargs)
-        made.append(pool)
-        return pool
-
-    yield make
-    for pool in made:
-        pool.terminate()
-        assert pt.gone(pool._worker_pids(ever=True), pt.worker_parents())
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -109,20 +91,16 @@ def test_stdlib_waits_see_futures_cancelled_by_shutdown(
     _notified([running, *queued])
 
 
-# Only fork: under forkserver and spawn the pool still hangs (not fixed yet, seen failing);
-# under fork it failed once in a full run on a loaded machine (the first future got no outcome
-# within T). Issue 18 stays open on it: kept as a non-strict xfail so it runs and reports.
-@pytest.mark.xfail(
-    strict=False, reason="a hanging initializer's limit is not reliable yet (issue 18, open)"
-)
-@pytest.mark.parametrize("method", ["fork"])
+@pytest.mark.parametrize("method", METHODS)
 def test_a_hanging_initializer_counts_against_task_timeout(
     make_pool: Callable[..., SupervisedPool], method: str
 ) -> None:
     """Each worker is killed past task_timeout in its initializer; the pool breaks, clearly."""
     pool = make_pool(2, method=method, initializer=ft.hang_init, task_timeout=0.5, grace=0.2)
     fs = [pool.submit(pow, 2, i) for i in range(3)]
-    err = fs[0].exception(T)
+    _, not_done = wait(fs, timeout=T)  # the pool fails them one by one: wait for all
+    assert not not_done
+    err = fs[0].exception(0)
     assert type(err) is BrokenProcessPool
     assert str(err) == (
         "the pool's workers failed in their initializer 3 times in a row: "
@@ -132,6 +110,53 @@ def test_a_hanging_initializer_counts_against_task_timeout(
     done = threading.Event()
     threading.Thread(target=lambda: (pool.shutdown(wait=True), done.set()), daemon=True).start()
     assert done.wait(T)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_an_initializer_that_hangs_once_costs_its_worker_alone(
+    make_pool: Callable[..., SupervisedPool], method: str, tmp_path: Path
+) -> None:
+    """Killed past task_timeout and replaced: the waiting tasks run in the new worker."""
+    flag = tmp_path / "hung-once"
+    pool = make_pool(
+        1,
+        method=method,
+        initializer=ft.hang_once,
+        initargs=(str(flag),),
+        task_timeout=0.5,
+        grace=0.2,
+    )
+    fs = [pool.submit(pt.pid_of) for _ in range(3)]
+    pids = {f.result(T) for f in fs}
+    hung = int(flag.read_text())
+    assert len(pids) == 1
+    assert hung not in pids
+    assert hung in pool._worker_pids(ever=True)
+    assert pool.submit(pow, 2, 5).result(T) == 32
+    done = threading.Event()
+    threading.Thread(target=lambda: (pool.shutdown(wait=True), done.set()), daemon=True).start()
+    assert done.wait(T)
+
+
+@pytest.mark.parametrize("order", ["cancel_futures", "terminate"])
+def test_a_hanging_initializer_without_task_timeout_is_not_limited(
+    make_pool: Callable[..., SupervisedPool], order: str, tmp_path: Path
+) -> None:
+    """No limit (as ProcessPoolExecutor's): tasks wait; cancel_futures or terminate() end it."""
+    flag = tmp_path / "hung-once"
+    pool = make_pool(1, initializer=ft.hang_once, initargs=(str(flag),))
+    fs = [pool.submit(pow, 2, i) for i in range(3)]
+    pt.wait_for(flag, T)  # in its initializer now, for an hour
+    assert not any(f.done() for f in fs)
+    done = threading.Event()
+    if order == "terminate":
+        end: Callable[[], None] = pool.terminate
+    else:
+        end = lambda: pool.shutdown(wait=True, cancel_futures=True)  # noqa: E731
+    threading.Thread(target=lambda: (end(), done.set()), daemon=True).start()
+    assert done.wait(T)
+    assert all(f.cancelled() for f in fs)
+    assert pt.gone(pool._worker_pids(ever=True), pt.worker_parents())
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -241,3 +266,105 @@ def test_forkserver_workers_holding_the_gil_die_with_an_unreaped_parent() -> Non
         child.kill()
         child.communicate(timeout=T)
     assert not survivors, "workers outlived their parent"
+
+
+@pytest.mark.parametrize("then", ["return", "raise"])
+@pytest.mark.parametrize("method", METHODS)
+def test_a_task_that_catches_the_stop_still_times_out(
+    make_pool: Callable[..., SupervisedPool], method: str, then: str, tmp_path: Path
+) -> None:
+    """It returns or raises after the stop: TaskTimeoutError all the same; its worker lives on."""
+    pool = make_pool(1, method=method, task_timeout=0.3, grace=5)
+    f = pool.submit(ft.catches_the_stop, str(tmp_path / "m"), then)
+    err = f.exception(T)
+    assert type(err) is TaskTimeoutError
+    assert (err.timeout, err.killed) == (0.3, False)
+    assert pool.submit(pt.pid_of).result(T) == err.pid
+
+
+@pytest.mark.parametrize("then", ["return", "raise"])
+def test_a_cancelled_task_that_catches_the_stop_stays_cancelled(
+    make_pool: Callable[..., SupervisedPool], then: str, tmp_path: Path
+) -> None:
+    """cancel() on it: cancelled, whatever it does next; the next task runs in its worker."""
+    pool = make_pool(1, grace=5)
+    marker = tmp_path / "m"
+    f = pool.submit(ft.catches_the_stop, str(marker), then)
+    pid = int(pt.wait_for(marker, T))
+    assert f.cancel()
+    assert pool.submit(pt.pid_of).result(T) == pid
+    assert f.cancelled()
+
+
+def test_a_chunk_item_that_catches_the_stop_times_out_alone(
+    make_pool: Callable[..., SupervisedPool], tmp_path: Path
+) -> None:
+    """In a map's chunk: that item Rejected(TaskTimeoutError), its neighbours their values."""
+    pool = make_pool(1, task_timeout=0.3, grace=5)
+    fn = functools.partial(ft.catches_unless, str(tmp_path / "m"))
+    records = list(map_settled(fn, range(6), executor=pool, chunksize=6, timeout=T))
+    assert [type(r.reason) for r in records if r.status != "fulfilled"] == [TaskTimeoutError]
+    assert [r.index for r in records if r.status != "fulfilled"] == [3]
+    assert [r.value for r in records if r.index != 3] == [0, 1, 2, 4, 5]
+
+
+def test_a_stop_that_meets_the_return_gives_one_of_the_two_outcomes(
+    make_pool: Callable[..., SupervisedPool], tmp_path: Path
+) -> None:
+    """Tasks that end about at their limit: each its value or TaskTimeoutError, none killed.
+
+    Whichever comes first, the return or the pool's stop, decides: never what the task does
+    after the stop (here a value of its own), and never a kill for a stop that met a return.
+    """
+    pool = make_pool(1, task_timeout=0.05, grace=10)
+    fs = [
+        pool.submit(ft.catches_the_stop, str(tmp_path / f"m{i}"), "return", 0.05) for i in range(40)
+    ]
+    outcomes = [f.exception(T) or f.result(0) for f in fs]
+    assert {o if isinstance(o, str) else type(o) for o in outcomes} <= {"slept", TaskTimeoutError}
+    assert not any(isinstance(o, TaskTimeoutError) and o.killed for o in outcomes)
+    assert len(pool._worker_pids(ever=True)) == 1
+
+
+@pytest.mark.parametrize("how", ["return", "exit", "raise"])
+@pytest.mark.parametrize("method", METHODS)
+def test_a_fork_of_a_task_never_speaks_for_its_worker(
+    make_pool: Callable[..., SupervisedPool], method: str, how: str
+) -> None:
+    """The task's fork child ends where it leaves the task: the worker alone answers."""
+    pool = make_pool(1, method=method)
+    code = {"return": 0, "exit": 5, "raise": 1}[how]
+    assert pool.submit(ft.forks, how).result(T) == ("parent", code)
+    assert [f.result(T) for f in [pool.submit(pow, 2, i) for i in range(20)]] == [
+        2**i for i in range(20)
+    ]
+    assert len(pool._worker_pids(ever=True)) == 1
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_message_for_another_job_is_never_attributed(
+    make_pool: Callable[..., SupervisedPool], method: str
+) -> None:
+    """A result for a job the worker does not hold: the worker is killed, its task fails alone."""
+    pool = make_pool(1, method=method)
+    f = pool.submit(ft.forges_a_message, 10**6)
+    err = f.exception(T)
+    assert type(err) is WorkerDiedError
+    assert err.__notes__ == [
+        "the pool killed the worker: its pipe carried a message for work it did not hold "
+        "(a process the task forked, writing on the worker's pipe?)"
+    ]
+    assert [f.result(T) for f in [pool.submit(pow, 2, i) for i in range(20)]] == [
+        2**i for i in range(20)
+    ]
+
+
+def test_a_worker_reaped_twice_gives_its_exit_code_again() -> None:
+    """A second reap (a break while a death is handled) reads no closed Process."""
+    from futures_settle._pool.handle import Handle
+
+    h = Handle(multiprocessing.get_context("spawn"), None, (), None, False)
+    h.kill()
+    assert h.reap() == -signal.SIGKILL
+    assert h.reap() == -signal.SIGKILL
+    assert pt.gone([h.pid])
