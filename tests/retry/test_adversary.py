@@ -16,7 +16,15 @@ from typing import Any
 
 import pytest
 
-from futures_settle import Fulfilled, Rejected, Retry, TaskGroup, map_all, map_settled
+from futures_settle import (
+    Fulfilled,
+    Rejected,
+    Retry,
+    SettleTimeoutError,
+    TaskGroup,
+    map_all,
+    map_settled,
+)
 
 from duck import Hostile
 
@@ -131,12 +139,6 @@ class TestHostileEngines:
 
 
 class TestDeadline:
-    @pytest.mark.xfail(
-        strict=True,
-        reason="MapRetries.resubmit() never looks at the deadline: a retry due before it, "
-        "still waiting when the consumer comes back after it, is submitted then (the record "
-        "says attempts 2 and the timeout, not the last failure)",
-    )
     def test_map_starts_no_retry_after_its_deadline_for_a_slow_consumer(self) -> None:
         """The consumer holds a record past the map's timeout while an item's retry, due before
         the deadline, waits: the map must not submit it when the consumer comes back."""
@@ -154,6 +156,16 @@ class TestDeadline:
         if first.index == 1:  # the retry was not due before the first record (the usual case)
             (record,) = rest
             assert (type(record.reason), record.attempts) == (ConnectionResetError, 1)  # type: ignore[union-attr]
+        fn = _FailsFirst({0})
+        with ThreadPoolExecutor(1) as pool:
+            ex = _Timed(pool)
+            it = map_all(fn, [0, 1], executor=ex, timeout=timeout, ordered=False, retry=retry)
+            latest = time.monotonic() + timeout
+            next(it)
+            time.sleep(max(0.0, latest + 0.05 - time.monotonic()))
+            with pytest.raises(SettleTimeoutError):
+                next(it)
+        assert [t >= latest for t in ex.times] == [False, False]
 
 
 def _until_the_timer_waits(fut: Future[Any]) -> None:
