@@ -78,7 +78,8 @@ class _Timer:
                     if left <= 0:
                         fut = heapq.heappop(self._due)[2]
                         break
-                    changed.wait(left)
+                    # Capped: a wait past TIMEOUT_MAX (max_delay=math.inf) raises OverflowError.
+                    changed.wait(min(left, threading.TIMEOUT_MAX))
             try:
                 fut._start()
             except Exception as exc:  # the timer must outlive one attempt's surprise

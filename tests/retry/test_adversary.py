@@ -194,13 +194,6 @@ def _in_wait(frame: Any) -> bool:
 
 
 class TestGroupTimer:
-    @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
-    @pytest.mark.xfail(
-        strict=True,
-        reason="the group's retry timer waits Condition.wait(left) uncapped: a wait past "
-        "threading.TIMEOUT_MAX raises OverflowError and kills the timer thread, whose "
-        "_thread stays set: no later retry of the group ever starts",
-    )
     def test_a_backoff_beyond_timeout_max(self, thread_pool: ThreadPoolExecutor) -> None:
         """max_delay=math.inf (allowed: no cap) and a backoff that grows past
         threading.TIMEOUT_MAX: one task's long wait must not stop another's short one."""
