@@ -82,7 +82,7 @@ class _Timer:
                     changed.wait(min(left, threading.TIMEOUT_MAX))
             try:
                 fut._start()
-            except Exception as exc:  # the timer must outlive one attempt's surprise
+            except BaseException as exc:  # the timer must outlive one attempt's surprise
                 fut._finish(False, exc)
             del fut
 
@@ -151,10 +151,12 @@ class RetryFuture(Future[Any]):
                 if not first:  # a new submission to engines that merge equal ones (dask)
                     fn = Attempt(fn)
                 attempt = self._submitter.submit_to(fn, *args, **kwargs)
-            except Exception as exc:
+            except BaseException as exc:
                 if first:
                     raise
-                refusal: BaseException | None = exc  # the record is the refusal: final
+                # On the timer's thread no caller would hear of it, a BaseException too
+                # (an engine's own stop): the record is the refusal, final.
+                refusal: BaseException | None = exc
             else:
                 refusal = None
                 self._attempt = attempt

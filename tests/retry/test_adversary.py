@@ -221,13 +221,6 @@ class TestGroupTimer:
             tg.cancel()
         assert [(type(r), r.attempts) for r in tg.result()] == [(Rejected, 2), (Fulfilled, 2)]
 
-    @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
-    @pytest.mark.xfail(
-        strict=True,
-        reason="the group's retry timer catches only Exception from _start(): a BaseException "
-        "from the engine's submit() kills the timer thread; that task and every later retry "
-        "hang until the deadline (then cancelled)",
-    )
     def test_a_retry_submit_raising_a_base_exception(self) -> None:
         """An engine whose submit() raises a BaseException for a retry (on the timer's thread):
         the task's record is that refusal, and the next task's retry still runs."""
