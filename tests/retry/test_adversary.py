@@ -115,39 +115,8 @@ class TestHostileEngines:
         assert fn.runs[2] == 3
 
     @pytest.mark.timeout(20)  # the group's deadline is 5 s: past it, a task it lost
-    @pytest.mark.parametrize(
-        ("flag", "where"),
-        [
-            *(
-                (f, w)
-                for f in FLAGS
-                for w in ("at once", "on a pool")
-                if (f, w) not in (("never_if_done", "at once"), ("early", "on a pool"))
-            ),
-            pytest.param(
-                "never_if_done",
-                "at once",
-                marks=pytest.mark.xfail(
-                    strict=True,
-                    reason="RetryFuture trusts add_done_callback(): an engine that drops a "
-                    "callback added once its future is done (an attempt run in submit()) "
-                    "leaves the task pending past the group's deadline (cancel() finds the "
-                    "attempt done and waits for news that never comes): the group hangs",
-                ),
-            ),
-            pytest.param(
-                "early",
-                "on a pool",
-                marks=pytest.mark.xfail(
-                    strict=True,
-                    reason="RetryFuture reads an attempt in its callback without asking done(): "
-                    "a callback run before done() is true files a failing task as "
-                    "Fulfilled(None) after one run (no retry); the group without retry= "
-                    "rechecks (call_when_done)",
-                ),
-            ),
-        ],
-    )
+    @pytest.mark.parametrize("where", ["at once", "on a pool"])
+    @pytest.mark.parametrize("flag", FLAGS)
     def test_group(self, flag: str, where: str, thread_pool: ThreadPoolExecutor) -> None:
         """The same for a group: a doubled or early callback starts no extra attempt, a
         dropped one loses no task."""
