@@ -26,7 +26,9 @@ from futures_settle import (
     map_all,
     map_settled,
 )
+from futures_settle._core.waiter import Waiter
 
+import retry_tasks
 from duck import Hostile
 
 pytestmark = pytest.mark.timeout(60)
@@ -207,6 +209,43 @@ def _in_wait(frame: Any) -> bool:
             return True
         frame = frame.f_back
     return False
+
+
+class TestMapLoop:
+    @pytest.mark.xfail(
+        strict=True,
+        reason="MapRetries.wait() naps until the earliest due time even when it is past and "
+        "the map may not submit (automatic chunks: max_units units in flight): the nap "
+        "returns at once and the consumer's thread spins until a unit settles",
+    )
+    def test_a_due_retry_with_every_unit_in_flight_does_not_spin(
+        self, process_pool: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Automatic chunks on a process pool cap the units in flight: a retry due while they
+        are all taken waits for one to settle, without waking the map over and over."""
+        naps = 0
+        nap = Waiter.nap
+
+        def counted(self: Waiter, until: float) -> bool:
+            nonlocal naps
+            naps += 1
+            return nap(self, until)
+
+        monkeypatch.setattr(Waiter, "nap", counted)
+        retry = Retry(ConnectionError, attempts=2, delay=0.01, jitter=0)
+        n = 2 * 8 + 1  # more slow items than the 8 units two workers may have in flight
+        records = list(
+            map_settled(
+                retry_tasks.slow_unless_bad,
+                range(n),
+                itertools.repeat(0),
+                itertools.repeat(0.3),
+                executor=process_pool,
+                retry=retry,
+            )
+        )
+        assert [(r.index, r.attempts) for r in records] == [(0, 2), *((i, 1) for i in range(1, n))]
+        assert naps < 100  # one per due time or settling would do; a spin makes thousands
 
 
 class TestGroupTimer:
