@@ -94,12 +94,15 @@ class MapRetries:
 
     # -- submitting ----------------------------------------------------------
 
-    def wait(self, waiter: Any, deadline: float | None) -> bool:
+    def wait(self, waiter: Any, deadline: float | None, full: bool) -> bool:
         """The map's wait: until a unit settles, the earliest due retry, or the deadline.
 
+        ``full``: the map may not submit now (its units in flight are at the
+        most it may have): a due retry waits for a unit to settle, not a nap
+        that a due time already past would end at once, over and over.
         Returns False only at the deadline (the map's timeout).
         """
-        if not self._due:
+        if not self._due or full:
             return bool(waiter.wait(deadline))
         due = self._due[0][0]
         # Past the deadline, a due retry is not submitted (``resubmit``): wait for the deadline.

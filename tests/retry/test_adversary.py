@@ -212,12 +212,6 @@ def _in_wait(frame: Any) -> bool:
 
 
 class TestMapLoop:
-    @pytest.mark.xfail(
-        strict=True,
-        reason="MapRetries.wait() naps until the earliest due time even when it is past and "
-        "the map may not submit (automatic chunks: max_units units in flight): the nap "
-        "returns at once and the consumer's thread spins until a unit settles",
-    )
     def test_a_due_retry_with_every_unit_in_flight_does_not_spin(
         self, process_pool: Any, monkeypatch: pytest.MonkeyPatch
     ) -> None:
