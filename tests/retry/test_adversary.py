@@ -300,28 +300,31 @@ class TestGroupTimer:
 
 
 class TestCtrlC:
-    def test_predicate_interrupted_in_the_map_drops_every_retry(self) -> None:
-        """Ctrl-C landing in on= (the map's consuming thread) ends the map with it, and no item
-        waiting for its retry runs again afterwards."""
+    @pytest.mark.parametrize("raised", [KeyboardInterrupt, SystemExit])
+    def test_predicate_interrupted_in_the_map_drops_every_retry(
+        self, raised: type[BaseException]
+    ) -> None:
+        """Ctrl-C (or SystemExit) landing in on=, on the map's consuming thread, ends the map
+        with it, and no item waiting for its retry runs again afterwards."""
         seen: list[BaseException] = []
 
         def rule(exc: BaseException) -> bool:
             seen.append(exc)
             if len(seen) == 3:
-                raise KeyboardInterrupt
+                raise raised
             return True
 
         fn = _FailsFirst(set(range(8)), fails=10)
-        with ThreadPoolExecutor(2) as pool, pytest.raises(KeyboardInterrupt):
-            for _ in map_settled(
-                fn, range(8), executor=pool, buffersize=4, retry=Retry(rule, delay=0.05)
-            ):
+        retry = Retry(rule, delay=0.2, jitter=0)
+        with ThreadPoolExecutor(2) as pool, pytest.raises(raised):
+            for _ in map_settled(fn, range(8), executor=pool, buffersize=4, retry=retry):
                 pass  # pragma: no cover - every item fails: nothing is yielded before
-        # The pool is shut down: what was queued ran (or was cancelled).
-        after = dict(fn.runs)
-        time.sleep(0.1)  # past the delay: a retry kept would be due by now
-        assert fn.runs == after
-        assert all(n == 1 for n in after.values())
+        # The pool is shut down: what was queued ran or was cancelled (the fourth item may).
+        # Past the delay, a retry kept would be due.
+        time.sleep(0.25)
+        assert set(fn.runs.values()) == {1}
+        assert len(fn.runs) >= 3  # the rule saw three failures
+        assert set(fn.runs) <= {0, 1, 2, 3}
 
 
 class TestStrangeInputs:
