@@ -65,3 +65,13 @@ def hang_first(x: int, folder: str, bad: frozenset[int] = frozenset()) -> int:
     if _mark(folder, x) == 1 and x in bad:
         time.sleep(60)
     return x * 10
+
+
+def slow_unless_bad(x: int, bad: int, seconds: float) -> int:
+    """``x``, after ``seconds``; item ``bad`` raises ``ConnectionResetError`` at once."""
+    import time
+
+    if x == bad:
+        raise ConnectionResetError(f"item {x}")
+    time.sleep(seconds)
+    return x

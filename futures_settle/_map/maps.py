@@ -116,7 +116,9 @@ def _map(
                 settled = waiter.take() if waiter.poll() else []
             else:
                 notified = (
-                    waiter.wait(deadline) if retries is None else retries.wait(waiter, deadline)
+                    waiter.wait(deadline)
+                    if retries is None
+                    else retries.wait(waiter, deadline, len(in_flight) >= max_units)
                 )
                 settled = waiter.take()
             extra: list[list[Any]] = []

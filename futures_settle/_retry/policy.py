@@ -71,7 +71,10 @@ class Retry:
 
     A predicate that raises decides nothing: the item fails with the
     predicate's error (its ``__context__`` is the item's own exception), and
-    the map or group goes on. It is called in the caller's machinery: a
+    the map or group goes on. (A ``BaseException`` such as Ctrl-C raised by
+    the predicate of a map, on the consuming thread, ends the map with it,
+    its retries dropped; in a group it is the task's outcome.) It is
+    called in the caller's machinery: a
     map's consuming thread, or the thread that reports a group's attempt
     (a pool's worker or its management thread): keep it quick.
 

@@ -12,7 +12,8 @@ does not own: ``close`` forgets every pending retry when the map ends.
 
 A waiting item is pulled and not handed out, so it counts against the
 map's ``buffersize`` as an item in flight does. A retry that would be due
-after the map's deadline is not scheduled: the item's record is its last
+after the map's deadline is not scheduled, and none is submitted once the
+deadline has passed (a consumer back late): the item's record is its last
 failure.
 """
 
@@ -93,15 +94,19 @@ class MapRetries:
 
     # -- submitting ----------------------------------------------------------
 
-    def wait(self, waiter: Any, deadline: float | None) -> bool:
+    def wait(self, waiter: Any, deadline: float | None, full: bool) -> bool:
         """The map's wait: until a unit settles, the earliest due retry, or the deadline.
 
+        ``full``: the map may not submit now (its units in flight are at the
+        most it may have): a due retry waits for a unit to settle, not a nap
+        that a due time already past would end at once, over and over.
         Returns False only at the deadline (the map's timeout).
         """
-        if not self._due:
+        if not self._due or full:
             return bool(waiter.wait(deadline))
         due = self._due[0][0]
-        if deadline is not None and deadline <= due:
+        # Past the deadline, a due retry is not submitted (``resubmit``): wait for the deadline.
+        if deadline is not None and deadline <= max(due, time.monotonic()):
             return bool(waiter.wait(deadline))
         waiter.nap(due)  # not the deadline: the loop resubmits what is due and waits on
         return True
@@ -118,11 +123,15 @@ class MapRetries:
 
         ``submit(fn, chunk, chunked, waiter, position)`` is the map's own;
         each retry submits an ``Attempt``, a submission new to any engine.
+        None is submitted once the deadline has passed (a consumer that comes
+        back late): the map's timeout then files the item's last failure.
         """
         due = self._due
         if not due:
             return False
         now = time.monotonic()
+        if self._deadline is not None and now >= self._deadline:
+            return False
         refused_any = False
         while due and due[0][0] <= now and len(in_flight) < max_units:
             position = heapq.heappop(due)[1]

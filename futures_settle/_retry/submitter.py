@@ -14,6 +14,11 @@ last attempt's failure); a queued one is cancelled with it; a running
 one runs to its end and its outcome is the future's, never run again.
 So a group that cancels its futures ends every retry at once.
 
+Each attempt's future is read as the group reads its own: a callback run
+before ``done()`` is true is asked again once it is (``call_when_done``),
+and an attempt done before its callback was added (an engine that drops
+such a callback) is read at once; a second reading is ignored.
+
 The executor's future of each attempt is an implementation detail: the
 ``RetryFuture`` settles with the last attempt's value or exception, and
 ``record()`` turns it into a record with ``attempts`` and ``earlier``.
@@ -21,6 +26,7 @@ The executor's future of each attempt is an implementation detail: the
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import threading
@@ -29,7 +35,8 @@ from concurrent.futures import CancelledError, Future, InvalidStateError
 from typing import Any
 
 from .._core.engines import cancel_quietly, submitter_of
-from .._core.state import OK, read
+from .._core.recheck import call_when_done
+from .._core.state import OK, read, settled
 from .._records import Fulfilled, Rejected, Settled, retried
 from .attempt import Attempt
 from .policy import Retry
@@ -78,10 +85,11 @@ class _Timer:
                     if left <= 0:
                         fut = heapq.heappop(self._due)[2]
                         break
-                    changed.wait(left)
+                    # Capped: a wait past TIMEOUT_MAX (max_delay=math.inf) raises OverflowError.
+                    changed.wait(min(left, threading.TIMEOUT_MAX))
             try:
                 fut._start()
-            except Exception as exc:  # the timer must outlive one attempt's surprise
+            except BaseException as exc:  # the timer must outlive one attempt's surprise
                 fut._finish(False, exc)
             del fut
 
@@ -150,10 +158,12 @@ class RetryFuture(Future[Any]):
                 if not first:  # a new submission to engines that merge equal ones (dask)
                     fn = Attempt(fn)
                 attempt = self._submitter.submit_to(fn, *args, **kwargs)
-            except Exception as exc:
+            except BaseException as exc:
                 if first:
                     raise
-                refusal: BaseException | None = exc  # the record is the refusal: final
+                # On the timer's thread no caller would hear of it, a BaseException too
+                # (an engine's own stop): the record is the refusal, final.
+                refusal: BaseException | None = exc
             else:
                 refusal = None
                 self._attempt = attempt
@@ -165,8 +175,26 @@ class RetryFuture(Future[Any]):
         except Exception as exc:  # a future that refuses a callback: no news would come
             cancel_quietly(attempt, keep_done=False)
             self._finish(False, exc)
+            return
+        # An engine may drop a callback added once its future is done (an attempt run in
+        # submit()): if it is done, read it here too; a second reading is ignored.
+        try:
+            done = settled(attempt)
+        except Exception:  # an engine that cannot tell: its callback will
+            done = False
+        if done:
+            self._attempt_done(attempt)
 
     def _attempt_done(self, attempt: Any) -> None:
+        try:
+            early = not settled(attempt)
+        except Exception:  # an engine that cannot tell: read() meets its error
+            early = False
+        if early:
+            # An engine calling back before its future is done: read now, it is pending.
+            # Asked again until done() is true, as long as this future waits for it.
+            call_when_done(attempt, self._attempt_done, functools.partial(self._waits, attempt))
+            return
         interrupted = False
         try:
             code, payload = read(attempt)
@@ -200,6 +228,10 @@ class RetryFuture(Future[Any]):
             self._finish(code == OK, payload)
         if interrupted:  # a Ctrl-C that landed in the rule, in the main thread: it goes on
             raise payload
+
+    def _waits(self, attempt: Any) -> bool:
+        """Whether this future still waits for the outcome of ``attempt``."""
+        return attempt is self._attempt and not self.done()
 
     def _finish(self, ok: bool, payload: Any) -> None:
         self._call = None  # the function and its arguments are not needed any more
