@@ -25,6 +25,7 @@ __all__ = [
     "WorkerDiedError",
     "crash_loop",
     "describe_exit",
+    "initializer_timeout",
     "unpickled",
 ]
 
@@ -143,3 +144,8 @@ def unpickled(blob: bytes, parts: int) -> tuple[Any, ...]:
         return tuple(value) if parts > 1 else (value,)
     except BaseException as exc:  # a class the parent cannot import
         return (exc, "")[:parts] if parts > 1 else (exc,)
+
+
+def initializer_timeout(limit: float) -> TimeoutError:
+    """The cause of a failed start whose initializer ran past ``task_timeout``."""
+    return TimeoutError(f"the initializer did not return within task_timeout ({limit} s)")

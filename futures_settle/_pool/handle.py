@@ -123,6 +123,30 @@ class Handle:
         started = slot[worker.STARTED]
         return started if started != slot[worker.FINISHED] and started > self.answered() else 0
 
+    def next_to_start(self) -> int:
+        """The number of the item this worker starts next, between two items.
+
+        Not always the last started + 1: numbers given back (``gate``) are
+        skipped, the next segment it holds may begin after a gap.
+        """
+        started: int = self.slot[worker.STARTED]
+        for seg in self.segments:
+            if seg.seq_base + seg.count > started:
+                return max(started, seg.seq_base) + 1
+        return 0
+
+    def cancelled_held(self) -> int:
+        """The item running now if its future is cancelled (a stop that a race let pass:
+        the supervisor stops it); -1 if a cancelled one waits in what it holds; else 0."""
+        held = 0
+        started, finished = self.slot[worker.STARTED], self.slot[worker.FINISHED]
+        for seg in self.segments:
+            if seg.job.future.cancelled():
+                if started != finished and seg.seq_base < started <= seg.seq_base + seg.count:
+                    return int(started)
+                held = -1
+        return held
+
     def answered(self) -> int:
         """The number of the last item whose outcome came back (or was given up)."""
         if self.segments:

@@ -32,6 +32,7 @@ from .errors import (
     WorkerDiedError,
     crash_loop,
     describe_exit,
+    initializer_timeout,
     unpickled,
 )
 from .feeding import Feeding
@@ -335,15 +336,16 @@ class Supervisor(Feeding):
                 if begun is not None:
                     deadline = begun + self.timeout
                     if now >= deadline:  # a failed start: toward the crash loop
-                        text = (
-                            f"the initializer did not return within task_timeout ({self.timeout} s)"
-                        )
-                        self.init_error = (TimeoutError(text), "")
+                        self.init_error = (initializer_timeout(self.timeout), "")
                         h.kill()
                         h.stopping = [0, "init", float("inf")]  # its death: the sentinel
                         continue
                     nearest = min(nearest, deadline)
                 continue
+            if h.stopping is None and h.segments and (late := h.cancelled_held()):
+                if late > 0:  # cancelled while a race let it start (``_cancel``): stopped now
+                    h.stop(late, "cancel", self.grace)
+                nearest = min(nearest, now + 0.02)  # looked at again until it is answered
             if h.stopping is not None:
                 if now >= h.stopping[2]:
                     h.kill()
@@ -376,8 +378,7 @@ class Supervisor(Feeding):
                     seq = h.running()
                     if seq and seq in mine:
                         h.stop(seq, "cancel", self.grace)
-                    elif not seq and h.slot[w_.STARTED] + 1 in mine:
-                        nxt = h.slot[w_.STARTED] + 1
+                    elif not seq and (nxt := h.next_to_start()) in mine:
                         h.slot[w_.STOP] = nxt  # it stops at once if it starts now
                         if h.slot[w_.STARTED] == nxt:  # it started meanwhile: maybe past the check
                             h.stop(nxt, "cancel", self.grace)

@@ -368,3 +368,32 @@ def test_a_worker_reaped_twice_gives_its_exit_code_again() -> None:
     assert h.reap() == -signal.SIGKILL
     assert h.reap() == -signal.SIGKILL
     assert pt.gone([h.pid])
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_cancelled_task_that_a_race_let_start_is_stopped_all_the_same(
+    make_pool: Callable[..., Any], method: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """cancel() of a task its worker is about to start can lose the race on the slot (seen:
+    a map left early, its chunks cancelled while a worker began one after a given-back
+    gap, ran its 60 s item and held the pool's exit). The supervisor's loop stops a
+    running item whose future is cancelled, whatever ``_cancel`` managed: here ``_cancel``
+    only sends its message, the race lost every time."""
+    from futures_settle._pool import worker as w_
+    from futures_settle._pool.supervisor import Supervisor
+
+    def message_only(self: Any, future: Future[Any]) -> None:
+        for h in self.workers:
+            for seg in h.segments:
+                if seg.job.future is future:
+                    h.send(w_.cancel_message(seg.job.id))
+
+    monkeypatch.setattr(Supervisor, "_cancel", message_only)
+    pool = make_pool(1, method=method, grace=0.5)
+    f = pool.submit(pt.started_then_sleep, str(tmp_path / "m"), 60)
+    pt.wait_for(tmp_path / "m")
+    start = time.monotonic()
+    assert f.cancel()
+    pool.shutdown(wait=True)
+    assert time.monotonic() - start < 20  # the item sleeps 60 s: only a stop ends it sooner
+    assert f.cancelled()
