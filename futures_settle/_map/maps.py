@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Executor
+from time import monotonic
 from typing import Any, TypeVar
 
 from .._core.deadline import Deadline
@@ -71,12 +72,13 @@ def _map(
         return submit_unit(name, target, fn, chunk, chunked, waiter, position, task_deadline)
 
     try:
+        late = False  # the consumer came back from a batch after the deadline: no more input
         while True:
             if retries is not None:  # due retries first: their items count in the buffer
                 exhausted = (
                     retries.resubmit(again, chunked, waiter, in_flight, max_units) or exhausted
                 )
-            while not exhausted and len(in_flight) < max_units:
+            while not exhausted and not late and len(in_flight) < max_units:
                 room = buffersize - (pulled - handed)
                 if room <= 0:
                     # Full. If the head item in order still runs and the
@@ -109,8 +111,8 @@ def _map(
                     sent[pulled] = chunk
                 pulled += len(chunk)
                 del fut, chunk
-            if pulled == handed:
-                break
+            if pulled == handed and not (late and not exhausted):
+                break  # else the input was not all pulled by the deadline: its end below
             if handed in ready if ordered else ready:  # items to hand out: do not sleep
                 notified = True
                 settled = waiter.take() if waiter.poll() else []
@@ -151,6 +153,7 @@ def _map(
                 del parts
                 yield out
                 del out
+                late = deadline is not None and monotonic() >= deadline
             if not notified:
                 seconds = as_seconds(timeout)  # type: ignore[arg-type]
                 if fail_fast:
@@ -244,7 +247,9 @@ def map_all(
         BaseException: The first item to fail, its exception (in chunks:
             seen when its chunk returns); the error of a ``submit()``
             that the executor refused; or the input iterable's own error.
-        SettleTimeoutError: ``timeout`` passed with items in flight.
+        SettleTimeoutError: ``timeout`` passed with items in flight, or
+            before the input was all pulled (a loop body that held an item
+            past it: no input is pulled after the deadline).
         TypeError: ``fn`` is not callable, no iterable, ``executor`` has
             no ``submit()``, ``retry`` is not a ``Retry``, or an argument
             has the wrong type.
@@ -299,7 +304,8 @@ def map_settled(
     stops the others, and in a chunk one failing item is one ``Rejected``
     record, its neighbours are ``Fulfilled``. At the deadline, items in
     flight (every item of an unfinished chunk) are yielded as ``Rejected``
-    with a :class:`SettleTimeoutError` and no more input is pulled. Items
+    with a :class:`SettleTimeoutError` and no more input is pulled (nor
+    when a loop body held a record past the deadline). Items
     the executor refuses to take (shut down, broken) are ``Rejected`` with
     its error, and the map ends after the items in flight. The items never
     pulled get no record, so ``tqdm(..., total=n)`` ends short of ``n``

@@ -162,12 +162,6 @@ class TestDeadline:
                 next(it)
         assert [t >= latest for t in ex.times] == [False, False]
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="not retries' own: the map's pull loop never looks at the deadline, so a "
-        "consumer back after it makes the map pull and submit more input (cut at once with "
-        "SettleTimeoutError records), against 'no more input is pulled' at the deadline",
-    )
     def test_map_pulls_no_input_after_its_deadline_for_a_slow_consumer(self) -> None:
         """The same slow consumer, without retry=: no item is pulled past the deadline."""
         pulls: list[float] = []
@@ -183,6 +177,27 @@ class TestDeadline:
             next(it)
             time.sleep(max(0.0, latest + 0.05 - time.monotonic()))
             list(it)
+        assert [t for t in pulls if t >= latest] == []
+
+    def test_map_all_back_after_its_deadline_raises_the_timeout(self) -> None:
+        """map_all whose consumer held every pulled item past the deadline: it raises
+        SettleTimeoutError (0 in flight), pulls nothing more, never ends as if the input
+        had run out."""
+        pulls: list[float] = []
+
+        def endless() -> Iterator[int]:
+            for i in itertools.count():
+                pulls.append(time.monotonic())
+                yield i
+
+        with ThreadPoolExecutor(1) as pool:
+            it = map_all(abs, endless(), executor=pool, timeout=0.5, buffersize=1)
+            latest = time.monotonic() + 0.5
+            assert next(it) == 0
+            time.sleep(max(0.0, latest + 0.05 - time.monotonic()))
+            with pytest.raises(SettleTimeoutError) as caught:
+                list(it)
+        assert caught.value.timeout == 0.5
         assert [t for t in pulls if t >= latest] == []
 
 
