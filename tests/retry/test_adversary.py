@@ -165,14 +165,8 @@ class TestDeadline:
     def test_map_pulls_no_input_after_its_deadline_for_a_slow_consumer(self) -> None:
         """The same slow consumer, without retry=: no item is pulled past the deadline."""
         pulls: list[float] = []
-
-        def endless() -> Iterator[int]:
-            for i in itertools.count():
-                pulls.append(time.monotonic())
-                yield i
-
         with ThreadPoolExecutor(1) as pool:
-            it = map_settled(abs, endless(), executor=pool, timeout=0.5, buffersize=2)
+            it = map_settled(abs, _endless(pulls), executor=pool, timeout=0.5, buffersize=2)
             latest = time.monotonic() + 0.5
             next(it)
             time.sleep(max(0.0, latest + 0.05 - time.monotonic()))
@@ -184,14 +178,8 @@ class TestDeadline:
         SettleTimeoutError (0 in flight), pulls nothing more, never ends as if the input
         had run out."""
         pulls: list[float] = []
-
-        def endless() -> Iterator[int]:
-            for i in itertools.count():
-                pulls.append(time.monotonic())
-                yield i
-
         with ThreadPoolExecutor(1) as pool:
-            it = map_all(abs, endless(), executor=pool, timeout=0.5, buffersize=1)
+            it = map_all(abs, _endless(pulls), executor=pool, timeout=0.5, buffersize=1)
             latest = time.monotonic() + 0.5
             assert next(it) == 0
             time.sleep(max(0.0, latest + 0.05 - time.monotonic()))
@@ -199,6 +187,13 @@ class TestDeadline:
                 list(it)
         assert caught.value.timeout == 0.5
         assert [t for t in pulls if t >= latest] == []
+
+
+def _endless(pulls: list[float]) -> Iterator[int]:
+    """0, 1, 2, ... for ever, noting when each is pulled."""
+    for i in itertools.count():
+        pulls.append(time.monotonic())
+        yield i
 
 
 def _until_the_timer_waits(fut: Future[Any]) -> None:
