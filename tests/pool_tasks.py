@@ -184,11 +184,15 @@ def steps_until_cancelled(marker: str) -> str:
 
     from futures_settle import check_cancelled
 
-    _write(marker, str(os.getpid()))
     deadline = time.monotonic() + 60
-    raised = stopped = False
+    raised = stopped = written = False
     while True:
-        try:  # the loop's own test is in here too: the soft stop may land there
+        # The marker's write, the loop's own test: all in here, the soft stop may land
+        # anywhere once the marker is there (the parent cancels when it sees it).
+        try:
+            if not written:
+                _write(marker, str(os.getpid()))
+                written = True
             while not (raised and stopped) and time.monotonic() < deadline:
                 try:
                     if not raised:
