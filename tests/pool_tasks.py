@@ -57,11 +57,20 @@ def hang(marker: str, finally_path: str = "") -> None:
 
 
 def stubborn(marker: str) -> None:
-    """Swallows the soft stop and keeps sleeping: only a kill ends it."""
-    _write(marker, str(os.getpid()))
+    """Swallows the soft stop and keeps sleeping: only a kill ends it.
+
+    Everything after the marker's write is inside the ``try``: the stop may
+    land anywhere once the marker is there (a test stops it when it sees it).
+    """
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    written = False
+    while True:
         try:
+            if not written:
+                _write(marker, str(os.getpid()))
+                written = True
+            if time.monotonic() >= deadline:
+                return
             time.sleep(60)
         except BaseException:
             pass
