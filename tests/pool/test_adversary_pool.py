@@ -1,0 +1,263 @@
+"""Adversary attacks on SupervisedPool's take-back of work held behind a slow item.
+
+Each attack holds a worker with a slow item while the other idles, so that the
+pool takes back what the held one has not started, and does something else at
+the same time: a cancel, a map left early, a stop caught by the task, SIGKILLs,
+recycling, a shutdown, huge results. The checks are the contract's (issue 18):
+every item one record, no item run twice (unless its worker died), neighbours
+keep their outcomes, every future an outcome, no worker left behind.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import random
+import signal
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import wait
+from pathlib import Path
+from typing import Any
+
+import pool_adv_tasks as at
+import pytest
+
+from futures_settle import (
+    Fulfilled,
+    Rejected,
+    SettleTimeoutError,
+    SupervisedPool,
+    TaskGroup,
+    TaskTimeoutError,
+    WorkerDiedError,
+    map_settled,
+)
+
+METHODS = ("fork", "spawn")
+T = 60  # seconds: a bound on every wait that only a hang would cross
+SLOW = frozenset({5, 40, 41, 90, 150})
+
+
+def _warm(pool: SupervisedPool) -> None:
+    """Both workers up, so that the take-back's idle worker exists from the start."""
+    wait([pool.submit(time.sleep, 0.05) for _ in range(4)], timeout=T)
+
+
+@pytest.mark.parametrize("max_tasks", [None, 7])
+@pytest.mark.parametrize("chunksize", [None, 1, 13])
+@pytest.mark.parametrize("method", METHODS)
+def test_taken_back_items_run_once_and_keep_their_records(
+    make_pool: Callable[..., SupervisedPool],
+    method: str,
+    chunksize: int | None,
+    max_tasks: int | None,
+    tmp_path: Path,
+) -> None:
+    """Slow items scattered among quick ones, with recycling: each item one record, one run."""
+    pool = make_pool(2, method=method, max_tasks_per_worker=max_tasks)
+    log = str(tmp_path / "log")
+    fn = functools.partial(at.slow_at, log, SLOW, 0.15)
+    records = list(map_settled(fn, range(200), executor=pool, chunksize=chunksize, timeout=T))
+    assert records == [Fulfilled(i, index=i) for i in range(200)]
+    assert sorted(at.runs(log)) == list(range(200))  # none twice, none skipped
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_huge_results_taken_back_arrive_whole(
+    make_pool: Callable[..., SupervisedPool], method: str, tmp_path: Path
+) -> None:
+    """200 kB results (past the pipe's buffer) from chunks cut by a take-back: every byte, once."""
+    pool = make_pool(2, method=method)
+    _warm(pool)
+    log = str(tmp_path / "log")
+    fn = functools.partial(at.big_slow_at, log, frozenset({3, 30, 31}), 0.3)
+    records = list(map_settled(fn, range(60), executor=pool, chunksize=10, timeout=T))
+    assert [r.index for r in records] == list(range(60))
+    blobs = [i.to_bytes(4, "big") * 50_000 for i in range(60)]
+    assert records == [Fulfilled(b, index=i) for i, b in enumerate(blobs)]
+    assert sorted(at.runs(log)) == list(range(60))
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_stop_caught_in_a_held_chunk_is_that_item_alone(
+    make_pool: Callable[..., SupervisedPool], method: str, tmp_path: Path
+) -> None:
+    """Items that catch the timeout's stop and return at once, while their chunk is taken back."""
+    pool = make_pool(2, method=method, task_timeout=0.3, grace=5)
+    _warm(pool)
+    log = str(tmp_path / "log")
+    slow = frozenset({2, 20, 21, 55})
+    fn = functools.partial(at.catch_then_return, log, slow)
+    records = list(map_settled(fn, range(80), executor=pool, chunksize=8, timeout=T))
+    assert [r.index for r in records] == list(range(80))
+    for r in records:
+        if r.index in slow:
+            assert isinstance(r, Rejected), r
+            assert type(r.reason) is TaskTimeoutError, r
+            assert not r.reason.killed
+        else:
+            assert r == Fulfilled(r.index, index=r.index)
+    assert sorted(at.runs(log)) == list(range(80))
+    assert len(pool._worker_pids(ever=True)) == 2  # none killed: each caught its stop
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_random_kills_during_take_backs(
+    make_pool: Callable[..., SupervisedPool], method: str, tmp_path: Path
+) -> None:
+    """SIGKILLs at random moments while work is taken back: one record per item, one death each."""
+    pool = make_pool(2, method=method)
+    _warm(pool)
+    log = str(tmp_path / "log")
+    slow = frozenset(range(0, 400, 17))
+    fn = functools.partial(at.slow_at, log, slow, 0.06)
+    stop = threading.Event()
+    kills = []
+    rng = random.Random()
+
+    def killer() -> None:
+        while not stop.wait(rng.uniform(0.02, 0.12)):
+            pids = pool._worker_pids()
+            if pids:
+                pid = rng.choice(pids)
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    kills.append(pid)
+                except ProcessLookupError:
+                    pass
+
+    thread = threading.Thread(target=killer, daemon=True)
+    thread.start()
+    try:
+        records = list(map_settled(fn, range(400), executor=pool, chunksize=9, timeout=T))
+    finally:
+        stop.set()
+        thread.join(T)
+    assert [r.index for r in records] == list(range(400))
+    died = [r for r in records if isinstance(r, Rejected)]
+    assert all(isinstance(r.reason, WorkerDiedError) for r in died), died[:3]
+    assert all(r == Fulfilled(r.index, index=r.index) for r in records if r not in died)
+    per_pid = Counter(r.reason.pid for r in died)
+    assert all(n == 1 for n in per_pid.values()), per_pid  # a death costs one item
+    assert len(died) <= len(kills)
+    ran = set(at.runs(log))
+    assert ran == set(range(400))
+    assert pool.submit(int, 3).result(T) == 3  # alive after
+
+
+@pytest.mark.parametrize("what", ["queued", "all", "random"])
+@pytest.mark.parametrize("method", METHODS)
+def test_cancel_futures_while_their_work_is_taken_back(
+    make_pool: Callable[..., SupervisedPool], method: str, what: str, tmp_path: Path
+) -> None:
+    """cancel() on futures held behind a slow one, sent ahead or given back: each stays cancelled,
+    never runs after its cancel() returned, and every other one gets its value, run once."""
+    pool = make_pool(2, method=method, grace=0.5)
+    _warm(pool)
+    log = str(tmp_path / "log")
+    quick = functools.partial(at.slow_at, log, frozenset({0}), 30.0)
+    wait([pool.submit(quick, 1000 + i) for i in range(100)], timeout=T)  # items look quick
+    fs = [pool.submit(quick, i) for i in range(120)]  # 0 holds its worker 30 s
+    time.sleep(random.uniform(0.0, 0.15))
+    rng = random.Random()
+    if what == "queued":
+        chosen = set(range(60, 120)) | {0}
+    elif what == "all":
+        chosen = set(range(120))
+    else:
+        chosen = {i for i in range(120) if rng.random() < 0.4} | {0}
+    cancelled = {i for i in sorted(chosen) if fs[i].cancel()}
+    assert 0 in cancelled  # running: cancel() stops it
+    wait(fs, timeout=T)
+    assert all(f.done() for f in fs)
+    for i, f in enumerate(fs):
+        if i in cancelled:
+            assert f.cancelled(), (i, f)
+        else:
+            assert f.result(0) == i
+    counts = Counter(at.runs(log))
+    assert all(counts[i] == 1 for i in range(120) if i not in cancelled), counts
+    assert all(counts[i] <= 1 for i in range(120))
+
+
+@pytest.mark.parametrize("how", ["break", "close"])
+@pytest.mark.parametrize("method", METHODS)
+def test_leaving_a_map_early_during_a_take_back(
+    make_pool: Callable[..., SupervisedPool], method: str, how: str, tmp_path: Path
+) -> None:
+    """A map left while its long items hold workers and the rest is taken back: a quick exit."""
+    pool = make_pool(2, method=method, grace=0.3)
+    _warm(pool)
+    log = str(tmp_path / "log")
+    fn = functools.partial(at.slow_at, log, frozenset({7, 12, 13, 50}), 60.0)
+    it = map_settled(fn, range(100), executor=pool, chunksize=5, timeout=T)
+    first = next(it)
+    assert first == Fulfilled(0, index=0)
+    time.sleep(0.2)  # the take-back asked for
+    start = time.monotonic()
+    if how == "close":
+        it.close()
+    else:
+        del it
+    pool.shutdown(wait=True)
+    assert time.monotonic() - start < 20  # not the 60 s items
+    assert not pool._worker_pids()
+
+
+@pytest.mark.parametrize("ending", ["cancel_futures", "terminate"])
+@pytest.mark.parametrize("method", METHODS)
+def test_ending_the_pool_during_a_take_back(
+    make_pool: Callable[..., SupervisedPool], method: str, ending: str, tmp_path: Path
+) -> None:
+    """shutdown(cancel_futures=True) or terminate() while work is being taken back: every
+    future an outcome, quickly; a value only for work that ran (once)."""
+    pool = make_pool(2, method=method, grace=0.3, task_timeout=20)
+    _warm(pool)
+    log = str(tmp_path / "log")
+    fn = functools.partial(at.slow_at, log, frozenset({0, 1}), 60.0)
+    wait([pool.submit(fn, 1000 + i) for i in range(100)], timeout=T)
+    fs = [pool.submit(fn, i) for i in range(200)]
+    time.sleep(random.uniform(0.03, 0.2))
+    start = time.monotonic()
+    if ending == "terminate":
+        pool.terminate()
+    else:
+        pool.shutdown(wait=True, cancel_futures=True)
+    assert time.monotonic() - start < 20 + 0.3 + 10  # never past task_timeout + grace
+    assert all(f.done() for f in fs)
+    counts = Counter(at.runs(log))
+    for i, f in enumerate(fs):
+        if not f.cancelled() and f.exception(0) is None:
+            assert f.result(0) == i
+            assert counts[i] == 1
+    assert all(counts[i] <= 1 for i in range(200)), counts
+    assert not pool._worker_pids()
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_group_deadline_during_a_take_back(
+    make_pool: Callable[..., SupervisedPool], method: str, tmp_path: Path
+) -> None:
+    """A TaskGroup's deadline lands while quick tasks are taken back from a held worker."""
+    pool = make_pool(2, method=method, grace=0.3)
+    _warm(pool)
+    log = str(tmp_path / "log")
+    fn = functools.partial(at.catch_then_return, log, frozenset({0, 1}))
+    wait([pool.submit(fn, 1000 + i) for i in range(100)], timeout=T)
+    futures: list[Any] = []
+    start = time.monotonic()
+    with pytest.raises(SettleTimeoutError), TaskGroup(pool, timeout=0.5) as tg:
+        futures.extend(tg.submit(fn, i) for i in range(150))
+    assert time.monotonic() - start < 0.5 + 0.3 + 10
+    assert futures[0].cancelled()
+    assert futures[1].cancelled()
+    counts = Counter(at.runs(log))
+    for i, f in enumerate(futures):
+        assert f.done()
+        if not f.cancelled():
+            assert f.result(0) == i
+            assert counts[i] == 1
+    assert all(counts[i] <= 1 for i in range(150)), counts

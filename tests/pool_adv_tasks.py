@@ -1,0 +1,52 @@
+"""Tasks for the adversary attacks on SupervisedPool's take-back (test_adversary_pool.py)."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+
+def _log(path: str, x: int) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    try:
+        os.write(fd, f"{x}\n".encode())
+    finally:
+        os.close(fd)
+
+
+def slow_at(path: str, slow: frozenset[int], seconds: float, x: int) -> int:
+    """Log the run; the items in ``slow`` sleep ``seconds`` (what waits behind is taken back)."""
+    _log(path, x)
+    if x in slow:
+        time.sleep(seconds)
+    return x
+
+
+def big_slow_at(path: str, slow: frozenset[int], seconds: float, x: int) -> bytes:
+    """As slow_at, returning 200 kB that say which item made them (past the pipe's buffer)."""
+    _log(path, x)
+    if x in slow:
+        time.sleep(seconds)
+    return x.to_bytes(4, "big") * 50_000
+
+
+def catch_then_return(path: str, slow: frozenset[int], x: int) -> Any:
+    """Log the run; the items in ``slow`` sleep until the pool's stop, catch it, return at once."""
+    from futures_settle._pool.errors import TaskStopped
+
+    _log(path, x)
+    if x in slow:
+        try:
+            time.sleep(60)
+        except TaskStopped:
+            return "caught"
+    return x
+
+
+def runs(path: str) -> list[int]:
+    try:
+        with open(path) as f:
+            return [int(line) for line in f.read().split()]
+    except FileNotFoundError:
+        return []
