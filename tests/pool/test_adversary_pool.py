@@ -281,3 +281,43 @@ def test_memory_recycling_after_every_item_during_take_backs(
     records = list(map_settled(fn, range(24), executor=pool, chunksize=6, timeout=T))
     assert records == [Fulfilled(i, index=i) for i in range(24)]
     assert sorted(at.runs(log)) == list(range(24))
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_huge_arguments_held_behind_a_slow_item(
+    make_pool: Callable[..., SupervisedPool], method: str, tmp_path: Path
+) -> None:
+    """Items of 100 kB (segments past the pipe's buffer) taken back and sent again: no send
+    blocks the supervisor on a worker's full pipe, each item runs once."""
+    pool = make_pool(2, method=method)
+    _warm(pool)
+    log = str(tmp_path / "log")
+    fn = functools.partial(at.slow_blob, log, frozenset({2, 21, 22}), 0.3)
+    items = [i.to_bytes(4, "big") * 25_000 for i in range(50)]
+    records = list(map_settled(fn, items, executor=pool, chunksize=3, timeout=T))
+    assert records == [Fulfilled(i, index=i) for i in range(50)]
+    assert sorted(at.runs(log)) == list(range(50))
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_items_ending_at_their_limit_in_taken_back_chunks(
+    make_pool: Callable[..., SupervisedPool], method: str, tmp_path: Path
+) -> None:
+    """Items that take exactly task_timeout among quick ones: each its value or
+    TaskTimeoutError (not killed: the stop met a return), the quick ones their values, once."""
+    pool = make_pool(2, method=method, task_timeout=0.1, grace=10)
+    _warm(pool)
+    log = str(tmp_path / "log")
+    slow = frozenset(range(0, 120, 7))
+    fn = functools.partial(at.slow_at, log, slow, 0.1)
+    records = list(map_settled(fn, range(120), executor=pool, chunksize=6, timeout=T))
+    assert [r.index for r in records] == list(range(120))
+    for r in records:
+        if isinstance(r, Rejected):
+            assert r.index in slow, r
+            assert type(r.reason) is TaskTimeoutError, r
+            assert not r.reason.killed
+        else:
+            assert r == Fulfilled(r.index, index=r.index)
+    assert sorted(at.runs(log)) == list(range(120))
+    assert len(pool._worker_pids(ever=True)) == 2
