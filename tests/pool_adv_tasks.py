@@ -57,3 +57,26 @@ def slow_blob(path: str, slow: frozenset[int], seconds: float, blob: bytes) -> i
     x = int.from_bytes(blob[:4], "big")
     assert len(blob) == 100_000
     return slow_at(path, slow, seconds, x)
+
+
+def held_through_stop(log: str, verdict: str, others: int, x: int) -> Any:
+    """Item 0 waits, through the pool's stop (caught), until the ``others`` have run (each
+    logs a line), 20 s at most; it writes ``released`` or ``expired`` to ``verdict``."""
+    from futures_settle._pool.errors import TaskStopped
+
+    if x != 0:
+        _log(log, x)
+        return x
+    deadline = time.monotonic() + 20
+    outcome = "expired"
+    while time.monotonic() < deadline:
+        try:
+            if len(runs(log)) >= others:
+                outcome = "released"
+                break
+            time.sleep(0.005)
+        except TaskStopped:
+            pass
+    with open(verdict, "w") as f:
+        f.write(outcome)
+    return outcome
