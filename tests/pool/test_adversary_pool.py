@@ -325,12 +325,6 @@ def test_items_ending_at_their_limit_in_taken_back_chunks(
     assert len(pool._worker_pids(ever=True)) == 2
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="Feeding._steal skips a worker whose item is being stopped (h.stopping set): the "
-    "items behind an item that catches TaskStopped stay held for its whole grace (here until "
-    "it gives up at 20 s), against README's take-back after 50 ms while another worker idles",
-)
 @pytest.mark.parametrize("method", METHODS)
 def test_work_held_behind_an_item_being_stopped_is_taken_back(
     make_pool: Callable[..., SupervisedPool], method: str, tmp_path: Path
