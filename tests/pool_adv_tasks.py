@@ -80,3 +80,18 @@ def held_through_stop(log: str, verdict: str, others: int, x: int) -> Any:
     with open(verdict, "w") as f:
         f.write(outcome)
     return outcome
+
+
+def stubborn_at(path: str, slow: frozenset[int], x: int) -> int:
+    """Log the run; the items in ``slow`` swallow every stop and sleep on (killed after grace)."""
+    from futures_settle._pool.errors import TaskStopped
+
+    _log(path, x)
+    if x in slow:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                time.sleep(0.01)
+            except TaskStopped:
+                pass
+    return x

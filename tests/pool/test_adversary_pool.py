@@ -339,3 +339,52 @@ def test_work_held_behind_an_item_being_stopped_is_taken_back(
     assert type(records[0].reason) is TaskTimeoutError
     assert records[1:] == [Fulfilled(i, index=i) for i in range(1, 10)]
     assert pt.wait_for(verdict, T) == "released"  # not held for its 20 s
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_items_killed_after_their_grace_while_taken_back(
+    make_pool: Callable[..., SupervisedPool], method: str, tmp_path: Path
+) -> None:
+    """Items that swallow their stop are killed after grace, while what is behind them was
+    taken back: each of them TaskTimeoutError(killed), every other item its value, once."""
+    pool = make_pool(2, method=method, task_timeout=0.05, grace=0.3)
+    _warm(pool)
+    log = str(tmp_path / "log")
+    slow = frozenset({1, 14, 15, 40})
+    fn = functools.partial(at.stubborn_at, log, slow)
+    records = list(map_settled(fn, range(60), executor=pool, chunksize=6, timeout=T))
+    assert [r.index for r in records] == list(range(60))
+    for r in records:
+        if r.index in slow:
+            assert isinstance(r, Rejected), r
+            assert type(r.reason) is TaskTimeoutError, r
+            assert r.reason.killed
+        else:
+            assert r == Fulfilled(r.index, index=r.index)
+    counts = Counter(at.runs(log))
+    assert set(counts) == set(range(60))
+    # The items before a killed one in its chunk run twice (the xfail below); no other does.
+    before = {i for s in slow for i in range(s - s % 6, s)} - slow
+    assert {i for i, n in counts.items() if n > 1} <= before, counts
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="an item's result waits in the worker until the next item of its chunk ends (the "
+    "worker flushes only between items, FLUSH is read after each): when that next item is "
+    "killed (here after its task_timeout + grace, 0.35 s later) the finished one runs again, "
+    "against README's 'only the items finished in the last 2 ms before their worker died run "
+    "again'; its record stays right (the value of its second run)",
+)
+@pytest.mark.parametrize("method", METHODS)
+def test_an_item_before_one_killed_for_its_timeout_does_not_run_again(
+    make_pool: Callable[..., SupervisedPool], method: str, tmp_path: Path
+) -> None:
+    """One worker, a chunk [0, 1]: 1 swallows its stop and is killed 0.35 s after 0 returned."""
+    pool = make_pool(1, method=method, task_timeout=0.05, grace=0.3)
+    log = str(tmp_path / "log")
+    fn = functools.partial(at.stubborn_at, log, frozenset({1}))
+    records = list(map_settled(fn, range(2), executor=pool, chunksize=2, timeout=T))
+    assert records[0] == Fulfilled(0, index=0)
+    assert type(records[1].reason) is TaskTimeoutError
+    assert at.runs(log) == [0, 1]
