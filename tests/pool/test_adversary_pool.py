@@ -49,7 +49,7 @@ def _warm(pool: SupervisedPool) -> None:
 
 
 @pytest.mark.parametrize("max_tasks", [None, 7])
-@pytest.mark.parametrize("chunksize", [None, 1, 13])
+@pytest.mark.parametrize("chunksize", [None, 13])
 @pytest.mark.parametrize("method", METHODS)
 def test_taken_back_items_run_once_and_keep_their_records(
     make_pool: Callable[..., SupervisedPool],
