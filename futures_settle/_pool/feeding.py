@@ -14,7 +14,9 @@ silent one for what it has not started (``gate``): the segments in its
 pipe and the rest of the running one. What it gives back goes to the
 queue's front, and it gets no new work until it speaks again. A worker
 busy with a long run of quick items is not silent: what waits behind them
-stays there (at most ``DEPTH`` segments of quick items).
+stays there (at most ``DEPTH`` segments of quick items). A worker whose
+item is being stopped (past its limit, or cancelled) is asked too: an item
+that catches the stop may run on for its whole ``grace``.
 """
 
 from __future__ import annotations
@@ -147,7 +149,7 @@ class Feeding:
                 not h.segments
                 or h.reclaiming
                 or h.stalled
-                or h.stopping is not None
+                or (h.stopping is not None and h.stopping[1] == "init")
                 or h.retiring
                 or h.eof
                 or h.next_seq <= h.slot[w_.STARTED]  # it started all it holds
