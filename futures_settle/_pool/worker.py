@@ -9,9 +9,10 @@ that an acknowledgement costs two stores, not a message, and a worker killed
 at any instant, even halfway through a message, leaves nothing locked.
 
 Results go back over the pipe per item for a plain task and in small
-batches for a chunk (at least every ``FLUSH`` seconds). A second pipe
-carries the parent's requests for the work it has not started (``gate``):
-a thread answers them at once, even while an item runs. A stop is
+batches for a chunk (between items, once ``FLUSH`` seconds have passed
+since the last; those before an item being stopped go from the stop's handler). A
+second pipe carries the parent's requests for the work it has not started
+(``gate``): a thread answers them at once, even while an item runs. A stop is
 ``SIGUSR1`` with the item's number in ``STOP``: the handler raises
 ``TaskStopped`` inside that item only, never in the loop's own code; an
 item whose ``STOP`` was set before it returned is reported stopped, whatever
@@ -122,7 +123,30 @@ def _on_stop(signum: int, frame: object) -> None:
     # Started and not finished: the loop writes both inside the try that catches it.
     if seq and seq == slot[STARTED] != slot[FINISHED] and seq != _stopped:
         _stopped = seq  # the task's own handlers see no second one
+        _send_unsent(seq)
         raise TaskStopped(f"stopped by its supervised pool (signal {signum})")
+
+
+# The running segment's results not sent yet: [conn, job, offset, seq_base, first, values, odd].
+_unsent: list[Any] = [None, 0, 0, 0, 0, None, None]
+
+
+def _send_unsent(seq: int) -> None:
+    """From the stop's handler (the loop is not sending): the results waiting before item
+    ``seq``, which would run again if it is killed (a stop it ignores, past its grace)."""
+    conn, job, offset, seq_base, first, values, odd = _unsent
+    if values is None:
+        return
+    n = offset + seq - seq_base - 1 - first  # the items before the running one
+    if n <= 0:
+        return
+    with contextlib.suppress(OSError):
+        _send_outcomes(conn, job, first, values[:n], {k: v for k, v in odd.items() if k < n}, 0.0)
+    del values[:n]  # in place: the loop appends to these
+    shifted = {k - n: v for k, v in odd.items() if k >= n}
+    odd.clear()
+    odd.update(shifted)
+    _unsent[4] = first + n
 
 
 def _in_fork() -> None:
@@ -253,6 +277,7 @@ def _run_segment(
     chunk = kind != 0
     timed = _timed
     stopped = False
+    _unsent[:] = (conn, job, offset, seq_base, first, values, odd)
     while todo:
         try:  # the items from the left; the gate's thread may take from the right
             i = popleft()
@@ -283,6 +308,7 @@ def _run_segment(
             slot[FINISHED] = seq  # raised before the inner try
             stopped = True
             due = -1
+            first = _unsent[4]  # the stop's handler sent the items before this one
             # A value it returned once asked to stop (or that the signal came just
             # after) is not its outcome: the item holds one place, stopped.
             del values[offset + i - first :]
@@ -305,12 +331,14 @@ def _run_segment(
             values, odd = [], {}
             append = values.append
             start = last = now
+            _unsent[4:] = (first, values, odd)
             if (stopped or retire) and _gate.keep_rest(todo):  # else all given back
                 conn.send_bytes(_dumps((SKIPPED, job, first, None)))
             if retire:
                 return True
             if stopped:
                 return False
+    _unsent[5] = None
     if values:  # the gate's thread took the items after these
         _send_outcomes(conn, job, first, values, odd, perf_counter() - start)
     return False

@@ -368,14 +368,6 @@ def test_items_killed_after_their_grace_while_taken_back(
     assert {i for i, n in counts.items() if n > 1} <= before, counts
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="an item's result waits in the worker until the next item of its chunk ends (the "
-    "worker flushes only between items, FLUSH is read after each): when that next item is "
-    "killed (here after its task_timeout + grace, 0.35 s later) the finished one runs again, "
-    "against README's 'only the items finished in the last 2 ms before their worker died run "
-    "again'; its record stays right (the value of its second run)",
-)
 @pytest.mark.parametrize("method", METHODS)
 def test_an_item_before_one_killed_for_its_timeout_does_not_run_again(
     make_pool: Callable[..., SupervisedPool], method: str, tmp_path: Path
