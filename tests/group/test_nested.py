@@ -72,13 +72,27 @@ def assert_outer_error(cause: str, error: BaseException | None) -> None:
         assert [str(e) for e in error.exceptions] == ["body"]
 
 
-def run_outer(pool: Any, started: Any, cause: str) -> tuple[Future[Any], BaseException | None]:
-    """The outer group, cancelled by ``cause`` once the deepest leaf runs."""
+def run_outer(
+    pool: Any,
+    started: Any,
+    cause: str,
+    task: tuple[Any, ...] | None = None,
+    deadline: float = 1,
+    timeout: float = 30,
+    leaf_first: bool = True,
+) -> tuple[Future[Any], BaseException | None]:
+    """The outer group, cancelled by ``cause`` once the deepest leaf runs.
+
+    ``task``: what its one task runs, with its arguments (default: groups
+    nested ``DEPTH`` deep on threads). ``leaf_first`` False: the deadline may
+    come before the leaf starts (the groups being opened then see it).
+    """
+    fn, *args = task if task is not None else (group_tasks.nested, DEPTH, started)
     futures: list[Future[Any]] = []
     try:
-        with TaskGroup(pool, timeout=1 if cause == "deadline" else 30) as tg:
-            futures.append(tg.submit(group_tasks.nested, DEPTH, started))
-            assert started.wait(30)
+        with TaskGroup(pool, timeout=deadline if cause == "deadline" else timeout) as tg:
+            futures.append(tg.submit(fn, *args))
+            assert (cause == "deadline" and not leaf_first) or started.wait(30)
             if cause == "failure":
                 tg.submit(group_tasks.fail_when, started, "DB error")
             elif cause == "cancel":
@@ -109,28 +123,16 @@ def test_an_outer_cancel_stops_groups_nested_on_process_pools(
     """The inner groups on process pools of their own (a process pool's task opening a
     group on another process pool): every cause reaches the leaf in the third process."""
     started = manager.Event()
+    task = (group_tasks.nested_on_processes, DEPTH, started, start_method)
     with ThreadPoolExecutor(2) as outer:
-        futures: list[Future[Any]] = []
-        error: BaseException | None = None
         try:
-            with TaskGroup(outer, timeout=3 if cause == "deadline" else 60) as tg:
-                futures.append(
-                    tg.submit(group_tasks.nested_on_processes, DEPTH, started, start_method)
-                )
-                # The deadline may come before the leaf starts (three pools to start): then
-                # the groups being opened see it; once the leaf spins, it must stop it.
-                assert cause == "deadline" or started.wait(30)
-                if cause == "failure":
-                    tg.submit(group_tasks.fail_when, started, "DB error")
-                elif cause == "cancel":
-                    tg.cancel()
-                elif cause == "body":
-                    raise RuntimeError("body")
-        except BaseException as caught:
-            error = caught
+            # Three pools to start: the deadline may come before the leaf does.
+            nested, error = run_outer(
+                outer, started, cause, task, deadline=3, timeout=60, leaf_first=False
+            )
         finally:
             started.set()
-    assert outcome(futures[0]) is CancelledError
+    assert outcome(nested) is CancelledError
     assert_outer_error(cause, error)
 
 
@@ -218,17 +220,6 @@ def test_nested_rounds_under_fast_switching(cause: str, fast_switching: None) ->
     for _ in range(20):
         started = threading.Event()
         with ThreadPoolExecutor(2) as pool:
-            futures: list[Future[Any]] = []
-            try:
-                with TaskGroup(pool, timeout=1 if cause == "deadline" else 30) as tg:
-                    futures.append(tg.submit(group_tasks.nested, DEPTH, started, 2))
-                    assert started.wait(30)
-                    if cause == "failure":
-                        tg.submit(group_tasks.fail_when, started, "DB error")
-                    elif cause == "cancel":
-                        tg.cancel()
-                    elif cause == "body":
-                        raise RuntimeError("body")
-            except (ExceptionGroup, SettleTimeoutError):
-                pass
-            assert outcome(futures[0]) is CancelledError
+            nested, error = run_outer(pool, started, cause, (group_tasks.nested, DEPTH, started, 2))
+            assert error is None or isinstance(error, (ExceptionGroup, SettleTimeoutError))
+            assert outcome(nested) is CancelledError
