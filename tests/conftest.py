@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import sys
@@ -12,7 +13,7 @@ import pytest
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 
-from duck import DuckExecutor, DuckFuture
+from helpers.duck import DuckExecutor, DuckFuture
 
 START_METHODS = ("fork", "forkserver", "spawn")
 # Markers that name a process-using test: a test module that mentions one of these
@@ -190,7 +191,7 @@ def make_pool() -> Iterator[Callable[..., Any]]:
     """
     from futures_settle import SupervisedPool
 
-    import pool_tasks as pt
+    from helpers import pool_tasks as pt
 
     bound = 30.0  # seconds: only a hung shutdown crosses it
     made: list[SupervisedPool] = []
@@ -214,3 +215,15 @@ def make_pool() -> Iterator[Callable[..., Any]]:
     for pool in made:
         assert pt.gone(pool._worker_pids(ever=True), pt.worker_parents())
     assert not hung, f"shutdown() did not return within {bound:g} s"
+
+
+@pytest.fixture
+def no_gc() -> Iterator[None]:
+    """Only reference counts free objects: a leak cannot hide behind the cyclic GC."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

@@ -131,3 +131,16 @@ def test_no_module_past_the_ceiling() -> None:
         p.name: n for p in PACKAGE.rglob("*.py") if (n := len(p.read_text().splitlines())) > 420
     }
     assert not long
+
+
+def test_benchmark_modules_never_import_the_runner() -> None:
+    """``benchmarks/__main__.py`` runs the others; none of them imports it back (no cycle)."""
+    folder = Path(__file__).parent.parent / "benchmarks"
+    back = []
+    for path in sorted(folder.glob("*.py")):
+        if path.name == "__main__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("__main__"):
+                back.append(f"{path.name}:{node.lineno}")
+    assert back == []

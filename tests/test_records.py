@@ -235,3 +235,29 @@ class TestAttempts:
         """The field costs no write when a record is built: a plain record leaves it unset."""
         assert not hasattr(Fulfilled(1, 0), "_tries")
         assert not hasattr(Rejected(OSError(), 0), "_tries")
+
+
+class TestSharedBase:
+    """What both records hold is defined once: index, attempts and earlier."""
+
+    def test_one_definition_of_the_shared_fields(self) -> None:
+        """Fulfilled and Rejected read index, attempts and earlier through the same properties."""
+        for name in ("index", "attempts", "earlier"):
+            assert getattr(Fulfilled, name) is getattr(Rejected, name), name
+        assert Fulfilled.__mro__[1] is Rejected.__mro__[1]
+
+    def test_no_dict_on_either(self) -> None:
+        """The base adds no __dict__: a record is its slots alone."""
+        assert not hasattr(Fulfilled(1, 0), "__dict__")
+        assert not hasattr(Rejected(OSError(), 0), "__dict__")
+
+    def test_messages_name_the_public_class(self) -> None:
+        """A refused write names the record's own class, not the base."""
+        with pytest.raises(
+            AttributeError, match=r"^Rejected records are immutable, cannot set 'index'$"
+        ):
+            Rejected(OSError(), 0).index = 1  # type: ignore[misc]
+        with pytest.raises(
+            AttributeError, match=r"^Fulfilled records are immutable, cannot delete 'index'$"
+        ):
+            del Fulfilled(1, 0).index  # type: ignore[misc]

@@ -71,6 +71,8 @@ def check(fi: Future[int], fs: Future[str]) -> None:
     retried = next(map_settled(str, [1], executor=pool, retry=retry))
     assert_type(retried.attempts, int)
     assert_type(retried.earlier, tuple[BaseException, ...])
+    assert_type(Rejected(OSError(), 0).attempts, int)
+    assert_type(Fulfilled(1, 0).earlier, tuple[BaseException, ...])
     with TaskGroup(pool, mode="settled", retry=retry) as again:
         assert_type(again.submit(len, "abc"), Future[int])
 

@@ -45,7 +45,7 @@ from futures_settle._core import recheck as _recheck
 from futures_settle._core import waiter as _waiter
 
 from conftest import done, failed
-from duck import DuckFuture, Hostile, HostileCancel
+from helpers.duck import DuckFuture, Hostile, HostileCancel
 
 # Defect 4 (a future failed with an exception class) is fixed on another
 # branch: turn this on once it is merged, and the model also sets classes.

@@ -33,7 +33,7 @@ from futures_settle._core import waiter as _waiter
 from futures_settle._wait import streaming as _streaming
 
 from conftest import done
-from duck import DuckFuture
+from helpers.duck import DuckFuture
 
 
 @pytest.fixture(autouse=True)

@@ -25,7 +25,7 @@ from futures_settle import (
     wait_settled,
 )
 
-from duck import DuckFuture
+from helpers.duck import DuckFuture
 
 FUNCTIONS: list[Callable[..., Any]] = [wait_all, wait_settled, wait_any, wait_first, as_settled]
 names = pytest.mark.parametrize("fn", FUNCTIONS, ids=lambda f: f.__name__)

@@ -14,7 +14,7 @@ import pytest
 from futures_settle._core import kinds as _kinds
 from futures_settle._core import state as _state
 
-from duck import DuckFuture
+from helpers.duck import DuckFuture
 
 
 async def _coroutine() -> None:  # pragma: no cover - never run

@@ -28,7 +28,7 @@ from futures_settle import (
 from futures_settle._core import hub as _hub
 from futures_settle._core.scans import scan_records
 
-from duck import DuckFuture
+from helpers.duck import DuckFuture
 
 pytestmark = pytest.mark.timeout(60)
 

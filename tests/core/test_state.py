@@ -23,7 +23,7 @@ from futures_settle._core import kinds as _kinds
 from futures_settle._core import state as _state
 
 from conftest import cancelled, done, failed
-from duck import DuckFuture
+from helpers.duck import DuckFuture
 
 
 class ResultOverride(Future):  # type: ignore[type-arg]

@@ -14,7 +14,7 @@ from futures_settle._core.state import any_failed
 from futures_settle._core.waiter import watch
 
 from conftest import cancelled, done, failed
-from duck import DuckFuture
+from helpers.duck import DuckFuture
 
 pytestmark = pytest.mark.timeout(30)
 

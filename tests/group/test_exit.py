@@ -24,7 +24,7 @@ from futures_settle import Fulfilled, TaskGroup, check_cancelled
 from futures_settle._group import tasks as grouptasks
 from futures_settle._group.state import GroupState
 
-from interrupts import DoneFirstPool, finishes, interrupt_at, line_of
+from helpers.interrupts import DoneFirstPool, finishes, interrupt_at, line_of
 
 # -- 1. Ctrl-C in the exit's last step (_finish / read / _values) --------------
 

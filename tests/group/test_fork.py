@@ -22,7 +22,7 @@ import pytest
 
 from futures_settle import TaskGroup
 
-import group_tasks
+from helpers import group_tasks
 
 pytestmark = [
     pytest.mark.timeout(60),

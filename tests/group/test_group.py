@@ -22,8 +22,7 @@ import pytest
 import futures_settle
 from futures_settle import Fulfilled, Rejected, SettleTimeoutError, TaskGroup, check_cancelled
 
-import group_tasks
-import tasks
+from helpers import group_tasks, tasks
 
 pytestmark = pytest.mark.timeout(30)
 

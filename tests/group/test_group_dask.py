@@ -20,8 +20,7 @@ import pytest
 
 from futures_settle import Fulfilled, Rejected, TaskGroup
 
-import group_tasks
-import tasks
+from helpers import group_tasks, tasks
 
 pytestmark = pytest.mark.timeout(60)
 

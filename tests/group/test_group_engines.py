@@ -15,8 +15,7 @@ import pytest
 
 from futures_settle import Fulfilled, Rejected, SettleTimeoutError, TaskGroup
 
-import group_tasks
-import tasks
+from helpers import group_tasks, tasks
 
 MODES = ("all", "settled", "any", "first")
 

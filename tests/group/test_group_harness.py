@@ -22,7 +22,7 @@ import pytest
 
 from futures_settle import Fulfilled, Rejected, TaskGroup
 
-from duck import Hostile, HostileCancel
+from helpers.duck import Hostile, HostileCancel
 
 pytestmark = pytest.mark.timeout(60)
 

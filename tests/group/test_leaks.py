@@ -18,7 +18,7 @@ import pytest
 from futures_settle import TaskGroup
 from futures_settle._group import cancelflag
 
-from interrupts import interrupt_at, lines_of
+from helpers.interrupts import interrupt_at, lines_of
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -24,7 +24,7 @@ import pytest
 
 from futures_settle import TaskGroup
 
-from interrupts import finishes, interrupt_at, line_of, lines_of
+from helpers.interrupts import finishes, interrupt_at, line_of, lines_of
 
 pytestmark = pytest.mark.timeout(60)
 

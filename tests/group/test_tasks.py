@@ -23,7 +23,7 @@ from futures_settle import Fulfilled, Rejected, TaskGroup
 from futures_settle._group import tasks as grouptasks
 from futures_settle._group.state import GroupState
 
-from interrupts import DoneFirstPool, finishes, interrupt_at, line_of, lines_of
+from helpers.interrupts import DoneFirstPool, finishes, interrupt_at, line_of, lines_of
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -11,7 +11,7 @@ from futures_settle import map_all, map_settled, remaining
 from futures_settle._core.deadline import Deadline
 from futures_settle._map.worker import run_chunk
 
-import tasks
+from helpers import tasks
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -12,7 +12,7 @@ from futures_settle import map_all, map_settled, wait_all, wait_settled
 from futures_settle._core.engines import pebble_pool, submitter_of
 from futures_settle._map.chunking import is_process_based, workers
 
-import tasks
+from helpers import tasks
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -16,7 +16,7 @@ import pytest
 from futures_settle import Fulfilled, SettleTimeoutError, map_all, map_settled
 from futures_settle._map.chunking import STRETCH
 
-import tasks
+from helpers import tasks
 
 pytestmark = pytest.mark.timeout(60)
 

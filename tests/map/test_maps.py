@@ -20,7 +20,7 @@ from futures_settle import Fulfilled, Rejected, SettleTimeoutError, map_all, map
 from futures_settle._map import chunking as _chunking
 from futures_settle._map.worker import run_chunk
 
-import tasks
+from helpers import tasks
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -516,7 +516,7 @@ class TestBadInput:
 
 
 def test_duck_executor(thread_pool: Any) -> None:
-    from duck import DuckExecutor
+    from helpers.duck import DuckExecutor
 
     records = list(
         map_settled(tasks.fail_on, range(5), [2] * 5, executor=DuckExecutor(thread_pool))

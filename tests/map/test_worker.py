@@ -14,7 +14,7 @@ import pytest
 
 from futures_settle._map.worker import Failures, _format, _last_line, run_chunk
 
-import tasks
+from helpers import tasks
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -19,7 +19,7 @@ import pytest
 
 from futures_settle import SupervisedPool, TaskTimeoutError, WorkerDiedError, wait_settled
 
-import pool_tasks as pt
+from helpers import pool_tasks as pt
 
 METHODS = ("fork", "forkserver", "spawn")
 T = 30  # seconds: a bound on every wait that only a hang would cross

@@ -11,7 +11,7 @@ import pytest
 
 from futures_settle import SettleTimeoutError, SupervisedPool, TaskGroup, wait_all
 
-import pool_tasks as pt
+from helpers import pool_tasks as pt
 
 T = 30
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -17,7 +18,7 @@ import pytest
 
 from futures_settle import SupervisedPool, WorkerDiedError
 
-import pool_tasks as pt
+from helpers import pool_tasks as pt
 
 METHODS = ("fork", "forkserver", "spawn")
 T = 30
@@ -50,7 +51,7 @@ def test_workers_exit_when_the_parent_is_killed(method: str) -> None:
     child = _child(
         f"""
         import multiprocessing, time
-        import pool_tasks as pt
+        from helpers import pool_tasks as pt
         from futures_settle import SupervisedPool
         pool = SupervisedPool(2, mp_context=multiprocessing.get_context({method!r}))
         busy = pool.submit(pt.sleep_for, 60)
@@ -80,7 +81,7 @@ def test_ctrl_c_stops_workers_and_propagates(method: str) -> None:
     child = _child(
         f"""
         import multiprocessing, os, signal, threading, time
-        import pool_tasks as pt
+        from helpers import pool_tasks as pt
         from futures_settle import SupervisedPool, map_settled
         pool = SupervisedPool(2, mp_context=multiprocessing.get_context({method!r}))
         pool.submit(pow, 2, 2).result(30)
@@ -114,7 +115,7 @@ def test_ctrl_c_in_a_group_stops_workers_and_propagates(tmp_path: Path) -> None:
     child = _child(
         f"""
         import os, signal, time
-        import pool_tasks as pt
+        from helpers import pool_tasks as pt
         from futures_settle import SupervisedPool, TaskGroup
         pool = SupervisedPool(2)
         try:
@@ -252,3 +253,36 @@ def _soak(
             thread.join(T)
         pool.shutdown()
     assert pt.gone(pool._worker_pids(ever=True), pt.worker_parents())
+
+
+def test_forkserver_workers_holding_the_gil_die_with_an_unreaped_parent() -> None:
+    """The parent SIGKILLed and left a zombie; a worker spins in C: none survives 2.5 s."""
+    script = """
+        import multiprocessing, time
+        from helpers import pool_edge_tasks as ft
+        from futures_settle import SupervisedPool
+        pool = SupervisedPool(2, mp_context=multiprocessing.get_context("forkserver"))
+        spin = pool.submit(ft.c_spin)
+        busy = pool.submit(time.sleep, 60)
+        while len(pool._worker_pids()) < 2:
+            time.sleep(0.01)
+        time.sleep(0.3)
+        server = multiprocessing.forkserver._forkserver._forkserver_pid
+        print(*pool._worker_pids(), server, flush=True)
+        time.sleep(60)
+        """
+    child = _child(script)
+    pids: list[int] = []
+    try:
+        assert child.stdout is not None
+        pids = [int(p) for p in child.stdout.readline().split()]
+        assert len(pids) == 3, child.stderr.read() if child.stderr else ""
+        os.kill(child.pid, signal.SIGKILL)  # not reaped yet: a zombie
+        survivors = not _wait_gone(pids, 2.5)
+    finally:
+        for pid in pids:  # ours (workers, forkserver): none left even when the test fails
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        child.kill()
+        child.communicate(timeout=T)
+    assert not survivors, "workers outlived their parent"

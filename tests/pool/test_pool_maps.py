@@ -19,7 +19,7 @@ from futures_settle import (
     map_settled,
 )
 
-import pool_tasks as pt
+from helpers import pool_tasks as pt
 
 METHODS = ("fork", "forkserver", "spawn")
 

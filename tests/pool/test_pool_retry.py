@@ -19,9 +19,9 @@ from futures_settle import (
     map_settled,
 )
 
-import pool_tasks as pt
-import retry_tasks as rt
-import tasks
+from helpers import pool_tasks as pt
+from helpers import retry_tasks as rt
+from helpers import tasks
 
 pytestmark = pytest.mark.timeout(120)
 

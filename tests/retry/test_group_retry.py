@@ -21,8 +21,8 @@ from futures_settle import (
     wait_settled,
 )
 
-import retry_tasks
-from retry_tasks import flaky, folder_of, runs
+from helpers import retry_tasks
+from helpers.retry_tasks import flaky, folder_of, runs
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from futures_settle import Fulfilled, Rejected, Retry, SettleTimeoutError, map_all, map_settled
 
-import retry_tasks
-from retry_tasks import flaky, folder_of, runs
+from helpers import retry_tasks
+from helpers.retry_tasks import flaky, folder_of, runs
 
 pytestmark = pytest.mark.timeout(60)
 

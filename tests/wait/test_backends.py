@@ -20,7 +20,7 @@ from futures_settle import (
     wait_settled,
 )
 
-import tasks
+from helpers import tasks
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -63,7 +63,7 @@ def test_any_first_and_stream(executor: Any, event: Any) -> None:
 
 def test_mixed_engines(thread_pool: Any, process_pool: Any, loky_pool: Any) -> None:
     """Futures of threads, processes, loky, a duck and a plain value in one call."""
-    from duck import DuckExecutor
+    from helpers.duck import DuckExecutor
 
     fs = [
         thread_pool.submit(tasks.identity, "thread"),

@@ -33,7 +33,7 @@ from futures_settle import (
 from futures_settle._core import hub as _hub
 
 from conftest import cancelled, done, failed
-from duck import DuckFuture
+from helpers.duck import DuckFuture
 
 Make = Callable[[], Any]
 

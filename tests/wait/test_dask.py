@@ -26,7 +26,7 @@ from futures_settle import (
     wait_settled,
 )
 
-import tasks
+from helpers import tasks
 
 distributed = pytest.importorskip(
     "distributed", reason="dask.distributed comes with the [dask] extra"

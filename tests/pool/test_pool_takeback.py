@@ -1,9 +1,9 @@
-"""Adversary attacks on SupervisedPool's take-back of work held behind a slow item.
+"""SupervisedPool's take-back of work held behind a slow item, under what can happen meanwhile.
 
 Each attack holds a worker with a slow item while the other idles, so that the
 pool takes back what the held one has not started, and does something else at
 the same time: a cancel, a map left early, a stop caught by the task, SIGKILLs,
-recycling, a shutdown, huge results. The checks are the contract's (issue 18):
+recycling, a shutdown, huge results. The checks are the pool's promises:
 every item one record, no item run twice (unless its worker died), neighbours
 keep their outcomes, every future an outcome, no worker left behind.
 """
@@ -22,7 +22,6 @@ from concurrent.futures import CancelledError, wait
 from pathlib import Path
 from typing import Any
 
-import pool_adv_tasks as at
 import pytest
 
 from futures_settle import (
@@ -36,7 +35,8 @@ from futures_settle import (
     map_settled,
 )
 
-import pool_tasks as pt
+from helpers import pool_tasks as pt
+from helpers import takeback_tasks as at
 
 METHODS = ("fork", "spawn")
 T = 60  # seconds: a bound on every wait that only a hang would cross

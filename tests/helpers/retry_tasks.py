@@ -7,8 +7,11 @@ so a process pool's workers count them as a thread pool's do.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any
+
+from futures_settle import Retry
 
 
 def runs(folder: str, x: Any) -> int:
@@ -75,3 +78,23 @@ def slow_unless_bad(x: int, bad: int, seconds: float) -> int:
         raise ConnectionResetError(f"item {x}")
     time.sleep(seconds)
     return x
+
+
+FAST = Retry(ConnectionError, attempts=3, delay=0.001, jitter=0)
+"""A quick policy for connection errors: three attempts, 1 ms apart."""
+
+
+class FailsFirst:
+    """A callable whose items fail with ConnectionResetError on their first ``fails`` runs."""
+
+    def __init__(self, bad: set[int], fails: int = 1) -> None:
+        self.bad, self.fails = bad, fails
+        self.runs: dict[int, int] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, x: int) -> int:
+        with self._lock:
+            run = self.runs[x] = self.runs.get(x, 0) + 1
+        if x in self.bad and run <= self.fails:
+            raise ConnectionResetError(f"item {x} run {run}")
+        return x * 10

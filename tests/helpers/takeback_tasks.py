@@ -1,4 +1,4 @@
-"""Tasks for the adversary attacks on SupervisedPool's take-back (test_adversary_pool.py)."""
+"""Tasks for the tests of SupervisedPool's take-back of held work (test_pool_takeback.py)."""
 
 from __future__ import annotations
 
