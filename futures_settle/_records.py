@@ -29,8 +29,49 @@ def _no_truth(kind: str) -> NoReturn:
     )
 
 
+class _Record:
+    """What both records hold: the input's index, and the attempts a ``Retry`` made.
+
+    Private: the public types are the two final classes below, which add
+    their own payload (``value`` or ``reason``). As trio's ``outcome``
+    keeps what ``Value`` and ``Error`` share in one place.
+    """
+
+    # ``_tries`` is set only on a record made after retries (``retried()``):
+    # the records of a map are built by the million, and an unset slot
+    # costs nothing to build.
+    __slots__ = ("_index", "_tries")
+
+    _index: Any
+
+    @property
+    def index(self) -> Any:
+        """The input's position, or its key when the input was a mapping."""
+        return self._index
+
+    @index.setter
+    def index(self, _: object) -> NoReturn:
+        _refuse(type(self).__name__, "set", "index")
+
+    @index.deleter
+    def index(self) -> NoReturn:
+        _refuse(type(self).__name__, "delete", "index")
+
+    @property
+    def attempts(self) -> int:
+        """How many times the item ran: ``1`` unless a ``Retry`` ran it again."""
+        tries = getattr(self, "_tries", None)
+        return 1 if tries is None else tries[0]
+
+    @property
+    def earlier(self) -> tuple[BaseException, ...]:
+        """The exceptions of the earlier attempts, oldest first; ``()`` when it ran once."""
+        tries = getattr(self, "_tries", None)
+        return () if tries is None else tries[1]
+
+
 @final
-class Fulfilled(Generic[T]):
+class Fulfilled(_Record, Generic[T]):
     """An input that settled with a value: JavaScript's ``{status: 'fulfilled', value}``.
 
     Records are immutable, compare equal when type, value and index are
@@ -59,10 +100,7 @@ class Fulfilled(Generic[T]):
         got user data
     """
 
-    # ``_tries`` is set only on a record made after retries (``retried()``):
-    # the records of a map are built by the million, and an unset slot
-    # costs nothing to build.
-    __slots__ = ("_index", "_tries", "_value")
+    __slots__ = ("_value",)
     __match_args__ = ("value",)
     status: ClassVar[Literal["fulfilled"]] = "fulfilled"
 
@@ -87,31 +125,6 @@ class Fulfilled(Generic[T]):
     @value.deleter
     def value(self) -> NoReturn:
         _refuse("Fulfilled", "delete", "value")
-
-    @property
-    def index(self) -> Any:
-        """The input's position, or its key when the input was a mapping."""
-        return self._index
-
-    @index.setter
-    def index(self, _: object) -> NoReturn:
-        _refuse("Fulfilled", "set", "index")
-
-    @index.deleter
-    def index(self) -> NoReturn:
-        _refuse("Fulfilled", "delete", "index")
-
-    @property
-    def attempts(self) -> int:
-        """How many times the item ran: ``1`` unless a ``Retry`` ran it again."""
-        tries = getattr(self, "_tries", None)
-        return 1 if tries is None else tries[0]
-
-    @property
-    def earlier(self) -> tuple[BaseException, ...]:
-        """The exceptions of the earlier attempts, oldest first; ``()`` when it ran once."""
-        tries = getattr(self, "_tries", None)
-        return () if tries is None else tries[1]
 
     def unwrap(self) -> T:
         """Return the value.
@@ -144,7 +157,7 @@ class Fulfilled(Generic[T]):
 
 
 @final
-class Rejected:
+class Rejected(_Record):
     """An input that settled with an exception: JavaScript's ``{status: 'rejected', reason}``.
 
     ``reason`` is the exception object itself, the very one the task raised
@@ -179,7 +192,7 @@ class Rejected:
         failed: DB error
     """
 
-    __slots__ = ("_index", "_reason", "_tries")
+    __slots__ = ("_reason",)
     __match_args__ = ("reason",)
     status: ClassVar[Literal["rejected"]] = "rejected"
 
@@ -203,31 +216,6 @@ class Rejected:
     @reason.deleter
     def reason(self) -> NoReturn:
         _refuse("Rejected", "delete", "reason")
-
-    @property
-    def index(self) -> Any:
-        """The input's position, or its key when the input was a mapping."""
-        return self._index
-
-    @index.setter
-    def index(self, _: object) -> NoReturn:
-        _refuse("Rejected", "set", "index")
-
-    @index.deleter
-    def index(self) -> NoReturn:
-        _refuse("Rejected", "delete", "index")
-
-    @property
-    def attempts(self) -> int:
-        """How many times the item ran: ``1`` unless a ``Retry`` ran it again."""
-        tries = getattr(self, "_tries", None)
-        return 1 if tries is None else tries[0]
-
-    @property
-    def earlier(self) -> tuple[BaseException, ...]:
-        """The exceptions of the earlier attempts, oldest first; ``()`` when it ran once."""
-        tries = getattr(self, "_tries", None)
-        return () if tries is None else tries[1]
 
     def unwrap(self) -> NoReturn:
         """Raise ``reason``, the very exception object.
