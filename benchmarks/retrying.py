@@ -26,6 +26,7 @@ from typing import Any
 from futures_settle import Retry, map_settled
 
 from .cases import Row
+from .table import table
 
 NOTHING_FAILS = Retry(ConnectionError)
 BACKOFF = 0.05
@@ -152,8 +153,6 @@ def run_all(
 def main() -> int:  # pragma: no cover - run by hand
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
-
-    from .__main__ import table
 
     notes: list[str] = []
     ctx = multiprocessing.get_context("spawn")
