@@ -1,7 +1,8 @@
 """The bounded maps: ``map_all`` and ``map_settled`` over any executor.
 
-``maps`` (the public functions and the lazy loop that keeps a bounded
-window of work in flight), ``args`` (their argument checks), ``chunking``
+``maps`` (the public functions), ``engine`` (the lazy loop that keeps a
+bounded window of work in flight), ``seams`` (the narrow questions it asks
+a journal, limits or statistics joined to it), ``args`` (their argument checks), ``chunking``
 (the automatic chunk sizer and the buffer's bounds), ``batches`` (records
 handed out chunk by chunk), ``submit`` (one unit handed to the executor,
 its refusal a failed future), ``progress`` (``map_settled``'s hook) and

@@ -12,7 +12,7 @@ batch rather than once per item, and nothing handed out stays referenced.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from itertools import chain, repeat, starmap
 from typing import Any, cast
 
@@ -143,13 +143,14 @@ class Mixed(Values):
 
 
 class Failure:
-    """What ``take_values`` gives when a unit failed: its first exception, and where from."""
+    """What ``take_values`` gives when a unit failed: its first exception, where from, whose."""
 
-    __slots__ = ("exc", "source")
+    __slots__ = ("exc", "position", "source")
 
-    def __init__(self, exc: BaseException, source: Any) -> None:
+    def __init__(self, exc: BaseException, source: Any, position: int) -> None:
         self.exc = exc
         self.source = source
+        self.position = position  # the failed item's
 
 
 def take_values(
@@ -158,22 +159,29 @@ def take_values(
     ready: dict[int, list[Any]],
     sizer: ChunkSizer | None,
     chunked: bool,
+    made: list[tuple[int, list[Any]]] | None = None,
 ) -> Failure | None:
-    """``map_all``: file the values of settled units in ``ready``, or return the first failure."""
+    """``map_all``: file the values of settled units in ``ready``, or return the first failure.
+
+    ``made``, when given, also gets each ``(first position, values)`` filed.
+    """
     for fut, start in settled:
         count = in_flight.pop(start)[1]
         code, payload = read(fut)
         if code != OK:
-            return Failure(payload, fut)
+            return Failure(payload, fut, start)
         if not chunked:
-            ready[start] = [payload]
-            continue
-        values, failures, seconds = payload
-        if sizer is not None:
-            sizer.completed(count, seconds)
-        if failures:
-            return Failure(failures[min(failures)], fut)  # a chunk's items run in order
-        ready[start] = values
+            ready[start] = values = [payload]
+        else:
+            values, failures, seconds = payload
+            if sizer is not None:
+                sizer.completed(count, seconds)
+            if failures:
+                first = min(failures)  # a chunk's items run in order
+                return Failure(failures[first], fut, start + first)
+            ready[start] = values
+        if made is not None:
+            made.append((start, values))
     return None
 
 
@@ -184,17 +192,21 @@ def take_records(
     sizer: ChunkSizer | None,
     chunked: bool,
     eager: bool,
+    whole: Callable[[BaseException], None] | None = None,
 ) -> list[list[Any]]:
     """``map_settled``: file one record per item of each settled unit in ``ready``.
 
     Returns the records built; unless ``eager``, a chunk is filed as
     ``Values`` (or ``Mixed`` when some of its items failed), whose records
-    are built on hand-out.
+    are built on hand-out. ``whole`` hears of each exception that failed a
+    unit as a whole (a dead worker, a refused submit, an unchunked item).
     """
     filed = []
     for fut, start in settled:
         count = in_flight.pop(start)[1]
         code, payload = read(fut)
+        if code != OK and whole is not None:
+            whole(payload)
         if not chunked:
             records = [Fulfilled(payload, start) if code == OK else Rejected(payload, start)]
         elif code != OK:  # the unit as a whole failed: a dead worker, a refused submit
@@ -260,20 +272,25 @@ def timed_out(
     seconds: float,
     total: int,
     cut: list[Any],
+    held: list[tuple[int, int]] | None = None,
 ) -> list[Any]:
     """``map_settled`` at its deadline: settled records, then timeouts, by position.
 
     The timeouts made here (the records of the items the deadline cut) are
-    also appended to ``cut``, for the progress hook.
+    also appended to ``cut``, for the progress hook. ``held``: ``(first
+    position, items)`` of runs pulled and never submitted (a gate held
+    them): they did not settle either.
     """
-    left = sum(n for _, n in in_flight.values())
+    unsettled = {start: entry[1] for start, entry in in_flight.items()}
+    unsettled.update(held or ())
+    left = sum(unsettled.values())
     out: list[Any] = []
-    for start in sorted([*ready, *in_flight]):
+    for start in sorted([*ready, *unsettled]):
         if start in ready:
             part = ready.pop(start)
             out += drain([(start, part)])
             continue
-        for position in range(start, start + in_flight[start][1]):
+        for position in range(start, start + unsettled[start]):
             error = SettleTimeoutError(
                 f"item {position} did not settle within {seconds:g} s ({left} items in flight)",
                 timeout=seconds,

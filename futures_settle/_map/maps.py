@@ -1,195 +1,25 @@
-"""``map_all`` and ``map_settled``: bounded, lazy mapping over an executor."""
+"""``map_all`` and ``map_settled``: bounded, lazy mapping over an executor.
+
+The public functions check their arguments at the call, before any input
+is read or work submitted, and hand the loop to ``engine.run``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor
-from time import monotonic
 from typing import Any, TypeVar
 
-from .._core.deadline import Deadline
-from .._core.engines import cancel_quietly
-from .._core.hub import STREAM, Waiter
 from .._core.inputs import check_flag
-from .._errors import SettleTimeoutError, as_seconds, reraise
 from .._records import Fulfilled, Rejected
 from .._retry.policy import Retry, check_retry
-from .._retry.schedule import MapRetries
 from .args import check as _check
-from .batches import drain, next_batch, results, take_records, take_values, timed_out
-from .chunking import Plan
-from .progress import Hook, notify_progress
-from .submit import Target, pull, submit_unit
+from .batches import results
+from .engine import run
 
 __all__ = ["map_all", "map_settled"]
 
 R = TypeVar("R")
-
-
-def _map(
-    name: str,
-    fn: Callable[..., Any],
-    iterators: list[Iterator[Any]],
-    executor: Any,
-    how: Plan,
-    deadline: float | None,
-    timeout: object,
-    ordered: bool,
-    fail_fast: bool,
-    cancel_pending: bool,
-    progress: Callable[[Any], object] | None,
-    retry: Retry | None = None,
-) -> Generator[Iterator[Any], None, None]:
-    """The engine of both maps: yields batches of values or records, each as an iterator.
-
-    A submitted future (one item, or a chunk) is a unit from submission
-    to hand-out: ``in_flight`` and ``ready`` are keyed by the position of
-    its first item. The engine runs again only once the consumer has taken
-    the whole previous batch, so everything handed out has been consumed.
-    """
-    args = zip(*iterators)  # noqa: B905 - shortest iterable ends the map, like map()
-    waiter = Waiter(STREAM, 0)
-    in_flight: dict[int, tuple[Any, int]] = {}  # first position -> (future, items)
-    ready: dict[int, list[Any]] = {}  # settled units not yet handed out
-    sizer, chunked, chunksize = how.sizer, how.chunked, how.chunksize
-    buffersize, max_units = how.buffersize, how.max_units
-    stretch, busy = how.stretch, how.busy  # how far the buffer grows while the head blocks
-    limit = max(1, buffersize // 4)  # most items per batch: the workers keep the rest
-    pulled = 0  # items taken from the input
-    handed = 0  # items handed out (ordered: also the next position to hand out)
-    exhausted = False
-    input_error: Exception | None = None
-    cancel_on_exit = True
-    hook = None if progress is None else Hook(progress)
-    target = Target(executor)
-    task_deadline = None if deadline is None else Deadline(deadline)  # what items run under
-    retries = None if retry is None else MapRetries(retry, fn, deadline, sizer, chunked, fail_fast)
-    sent = None if retries is None else retries.sent  # each unit's arguments, for its retries
-
-    def again(
-        fn: Callable[..., Any], chunk: list[Any], chunked: bool, waiter: Waiter, position: int
-    ) -> tuple[Any, bool]:  # a due retry: its item alone, under the map's deadline
-        return submit_unit(name, target, fn, chunk, chunked, waiter, position, task_deadline)
-
-    try:
-        late = False  # the consumer came back from a batch after the deadline: no more input
-        while True:
-            if retries is not None:  # due retries first: their items count in the buffer
-                exhausted = (
-                    retries.resubmit(again, chunked, waiter, in_flight, max_units) or exhausted
-                )
-            while not exhausted and not late and len(in_flight) < max_units:
-                room = buffersize - (pulled - handed)
-                if room <= 0:
-                    # Full. If the head item in order still runs and the
-                    # workers would idle, stretch: a slow head must not
-                    # stop the others (a user's buffersize never stretches).
-                    if not (ordered and len(in_flight) < busy and handed not in ready):
-                        break
-                    room = stretch - (pulled - handed)
-                    if room <= 0:
-                        break
-                size = chunksize if sizer is None else sizer.size
-                chunk, broke = pull(args, min(size, room))
-                if broke is not None:  # the input's own error: pull no more
-                    exhausted = True
-                    if fail_fast:
-                        try:
-                            raise broke
-                        finally:
-                            del broke
-                    input_error, broke = broke, None  # raised once the pulled items are out
-                if not chunk:
-                    exhausted = True
-                    break
-                fut, refused = submit_unit(
-                    name, target, fn, chunk, chunked, waiter, pulled, task_deadline
-                )
-                exhausted = exhausted or refused  # refused, or the input broke: pull no more
-                in_flight[pulled] = (fut, len(chunk))
-                if sent is not None and not refused:  # a refused unit is final as it is
-                    sent[pulled] = chunk
-                pulled += len(chunk)
-                del fut, chunk
-            if pulled == handed and not (late and not exhausted):
-                break  # else the input was not all pulled by the deadline: its end below
-            if handed in ready if ordered else ready:  # items to hand out: do not sleep
-                notified = True
-                settled = waiter.take() if waiter.poll() else []
-            else:
-                notified = (
-                    waiter.wait(deadline)
-                    if retries is None
-                    else retries.wait(waiter, deadline, len(in_flight) >= max_units)
-                )
-                settled = waiter.take()
-            extra: list[list[Any]] = []
-            if retries is not None:
-                settled, extra = retries.sift(settled, in_flight, ready)
-            if fail_fast:
-                failure = take_values(settled, in_flight, ready, sizer, chunked)
-                del settled
-                if failure is not None:
-                    cancel_on_exit = cancel_pending
-                    exc, source = failure.exc, failure.source
-                    del failure
-                    try:
-                        reraise(exc, source)
-                    finally:
-                        del exc, source
-            else:
-                filed = take_records(
-                    settled, in_flight, ready, sizer, chunked, progress is not None
-                )
-                del settled
-                if hook is not None and (filed or extra):
-                    yield notify_progress(hook, [*filed, *extra])
-                    hook.raise_interrupt()
-                del filed
-            parts, count = next_batch(ready, ordered, handed, limit)
-            if count:
-                handed += count
-                out = drain(parts)
-                del parts
-                yield out
-                del out
-                late = deadline is not None and monotonic() >= deadline
-            if not notified:
-                seconds = as_seconds(timeout)  # type: ignore[arg-type]
-                if fail_fast:
-                    left = sum(n for _, n in in_flight.values())  # not settled yet
-                    raise SettleTimeoutError(
-                        f"{name}() timed out after {seconds:g} s with {left} items in flight",
-                        timeout=seconds,
-                        unfinished=left,
-                        total=pulled,
-                    )
-                # The records the deadline makes: its items' under retry, then the cut ones'.
-                cut = [] if retries is None else retries.expire(ready, in_flight, seconds, pulled)
-                last = timed_out(ready, in_flight, seconds, pulled, cut)
-                if hook is not None and cut:  # progress sees them too, before they are handed out
-                    yield notify_progress(hook, [cut])
-                    hook.raise_interrupt()
-                del cut
-                yield drain([(0, last)])
-                break
-        if input_error is not None:
-            error, input_error = input_error, None
-            try:
-                raise error
-            finally:
-                del error  # this frame, in its traceback, must not hold it
-    finally:
-        waiter.close()
-        if retries is not None:
-            retries.close()  # nothing runs again once the map has ended
-        if cancel_on_exit:
-            for fut, _ in in_flight.values():
-                # Best effort, as cancel_pending: an engine's cancel() that
-                # raises must neither mask the map's answer nor spare the rest.
-                cancel_quietly(fut, keep_done=False)
-        in_flight.clear()
-        ready.clear()
 
 
 def map_all(
@@ -246,7 +76,8 @@ def map_all(
     Raises:
         BaseException: The first item to fail, its exception (in chunks:
             seen when its chunk returns); the error of a ``submit()``
-            that the executor refused; or the input iterable's own error.
+            that the executor refused, or its ``BrokenExecutor``; or the
+            input iterable's own error.
         SettleTimeoutError: ``timeout`` passed with items in flight, or
             before the input was all pulled (a loop body that held an item
             past it: no input is pulled after the deadline).
@@ -268,7 +99,7 @@ def map_all(
     check_flag("cancel_pending", cancel_pending)
     check_retry("map_all", retry)
     return results(
-        _map(
+        run(
             "map_all",
             fn,
             iterators,
@@ -306,8 +137,11 @@ def map_settled(
     flight (every item of an unfinished chunk) are yielded as ``Rejected``
     with a :class:`SettleTimeoutError` and no more input is pulled (nor
     when a loop body held a record past the deadline). Items
-    the executor refuses to take (shut down, broken) are ``Rejected`` with
-    its error, and the map ends after the items in flight. The items never
+    the executor refuses to take (shut down, broken), or that fail with
+    its ``BrokenExecutor``, are ``Rejected`` with its error; the map then
+    pulls no more input, yields the records of the items in flight, and
+    raises that error: a loop that ends normally answered every input.
+    The items never
     pulled get no record, so ``tqdm(..., total=n)`` ends short of ``n``
     (the indexes missing from the records are the items that never ran).
 
@@ -348,7 +182,11 @@ def map_settled(
 
     Raises:
         Exception: The input iterable's own error, once the items read
-            before it have been yielded (no more input is pulled).
+            before it have been yielded (no more input is pulled); or the
+            executor's own error (``BrokenProcessPool``, loky's
+            ``TerminatedWorkerError``, ``RuntimeError`` after a shutdown)
+            once every item pulled has its record. A supervised pool's
+            ``WorkerDiedError`` costs its item alone and raises nothing.
         TypeError: ``fn`` is not callable, no iterable, ``executor`` has
             no ``submit()``, ``retry`` is not a ``Retry``, or an argument
             has the wrong type.
@@ -370,7 +208,7 @@ def map_settled(
         )
     check_retry("map_settled", retry)
     return results(
-        _map(
+        run(
             "map_settled",
             fn,
             iterators,
