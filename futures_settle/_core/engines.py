@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
-from concurrent.futures import CancelledError
+from concurrent.futures import BrokenExecutor, CancelledError
 from typing import Any, Final
 
 from .._errors import as_exception
@@ -29,6 +29,7 @@ __all__ = [
     "Engine",
     "cancel_quietly",
     "engine_of",
+    "executor_broke",
     "pebble_pool",
     "read_one",
     "submitter_of",
@@ -53,6 +54,20 @@ def read_one(f: Any) -> tuple[int, Any]:
         return OK, f.result()
     except BaseException as error:  # pragma: no cover - an engine contradicting itself
         return FAIL, error
+
+
+def executor_broke(error: object) -> bool:
+    """Whether ``error`` says the executor itself broke (``BrokenExecutor``: a process pool
+    whose worker died, loky's ``TerminatedWorkerError``), not one task's own failure.
+
+    A supervised pool's ``WorkerDiedError`` is a ``BrokenProcessPool`` for
+    code written against the stdlib pool, but costs its task alone: its type
+    says so with ``_settle_one_task``.
+    """
+    return (
+        isinstance(error, BrokenExecutor)
+        and getattr(type(error), "_settle_one_task", False) is not True
+    )
 
 
 def cancel_quietly(f: Any, keep_done: bool = True) -> None:

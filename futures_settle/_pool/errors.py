@@ -84,6 +84,10 @@ class WorkerDiedError(BrokenProcessPool):
         ('worker 4242 died running the task: killed by SIGKILL', 4242, -9)
     """
 
+    # A BrokenProcessPool for code written against ProcessPoolExecutor, but
+    # the pool is not broken: the maps and the group read this and go on.
+    _settle_one_task = True
+
     def __init__(self, pid: int, exitcode: int | None) -> None:
         super().__init__(f"worker {pid} died running the task: {describe_exit(exitcode)}")
         self.pid = pid

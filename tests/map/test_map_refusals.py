@@ -16,6 +16,7 @@ import pytest
 from futures_settle import Fulfilled, Rejected, SettleTimeoutError, map_all, map_settled
 
 from helpers import tasks
+from helpers.collect import records_then_error
 from helpers.engines import HandMadeExecutor, RefusingExecutor
 
 pytestmark = pytest.mark.timeout(60)
@@ -30,15 +31,16 @@ def counted(pulled: list[int]) -> Iterator[int]:
 
 
 class TestRefusedSubmit:
-    """An executor that refuses a submit: every pulled item gets a record."""
+    """An executor that refuses a submit: every pulled item gets a record, then the map raises."""
 
     @pytest.mark.parametrize("chunksize", [1, 2])
     def test_settled_records_every_pulled_item(self, thread_pool: Any, chunksize: int) -> None:
-        """Items in flight are yielded, the refused ones are Rejected, no more input is pulled."""
+        """Items in flight are yielded, the refused ones are Rejected, no more input is pulled,
+        then the map raises the refusal: a loop that ends normally has answered every input."""
         error = RuntimeError("cannot schedule new futures after shutdown")
         pulled: list[int] = []
         ex = RefusingExecutor(thread_pool, 2, error)
-        records = list(
+        records, raised = records_then_error(
             map_settled(
                 tasks.identity,
                 counted(pulled),
@@ -47,6 +49,7 @@ class TestRefusedSubmit:
                 chunksize=chunksize,
             )
         )
+        assert raised is error
         n = len(pulled)
         assert 2 * chunksize < n <= 3 * chunksize  # one refused unit, then no more input
         assert records[: 2 * chunksize] == [Fulfilled(i, i) for i in range(2 * chunksize)]
@@ -63,10 +66,13 @@ class TestRefusedSubmit:
             def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future[Any]:
                 raise Refused("cannot schedule new futures after shutdown")
 
-        records = list(map_settled(tasks.identity, range(3), executor=Closed()))
+        records: list[Any] = []
+        with pytest.raises(Refused) as info:
+            records.extend(map_settled(tasks.identity, range(3), executor=Closed()))
         assert [r.index for r in records] == [0]
-        ref = weakref.ref(records[0].reason)  # type: ignore[union-attr]
-        del records
+        assert info.value is records[0].reason
+        ref = weakref.ref(info.value)
+        del records, info  # the traceback runs through this frame only: no cycle is left
         assert ref() is None
 
     def test_map_all_raises_the_submit_error(self, thread_pool: Any) -> None:
@@ -86,10 +92,11 @@ class TestRefusedSubmit:
 
     @pytest.mark.parametrize("chunksize", [1, None])
     def test_broken_process_pool(self, chunksize: int | None, start_method: str) -> None:
-        """A worker dies: every pulled item is a Rejected(BrokenProcessPool), nothing raises."""
+        """A worker dies: every pulled item is a Rejected(BrokenProcessPool), then the map
+        raises the pool's BrokenProcessPool."""
         ctx = multiprocessing.get_context(start_method)
         with ProcessPoolExecutor(1, mp_context=ctx) as pool:
-            records = list(
+            records, raised = records_then_error(
                 map_settled(
                     tasks.die_on,
                     range(100),
@@ -99,6 +106,7 @@ class TestRefusedSubmit:
                     buffersize=3,
                 )
             )
+        assert isinstance(raised, BrokenProcessPool)
         assert 3 <= len(records) < 100
         assert [r.index for r in records] == list(range(len(records)))
         assert all(isinstance(r.reason, BrokenProcessPool) for r in records)  # type: ignore[union-attr]
@@ -163,10 +171,13 @@ class NoCallbacks:
 
 
 class TestSubmitGivesNoFuture:
-    """A submit() whose answer cannot be watched is a refused submit: a record, no crash."""
+    """A submit() whose answer cannot be watched is a refused submit: a record, then its error."""
 
     def test_not_a_future(self) -> None:
-        [record] = map_settled(tasks.identity, range(3), executor=NotAFuture(None))
+        [record], raised = records_then_error(
+            map_settled(tasks.identity, range(3), executor=NotAFuture(None))
+        )
+        assert raised is record.reason  # type: ignore[union-attr]
         assert type(record.reason) is TypeError  # type: ignore[union-attr]
         assert str(record.reason) == (  # type: ignore[union-attr]
             "map_settled() expected executor.submit() to return a future, got NoneType"
@@ -177,6 +188,9 @@ class TestSubmitGivesNoFuture:
         assert str(info.value) == "map_all() expected executor.submit() to return a future, got int"
 
     def test_callback_refused(self) -> None:
-        [record] = map_settled(tasks.identity, range(3), executor=NotAFuture(NoCallbacks()))
+        [record], raised = records_then_error(
+            map_settled(tasks.identity, range(3), executor=NotAFuture(NoCallbacks()))
+        )
+        assert raised is record.reason  # type: ignore[union-attr]
         assert type(record.reason) is RuntimeError  # type: ignore[union-attr]
         assert str(record.reason) == "engine is closed"  # type: ignore[union-attr]

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from futures_settle import Fulfilled, Rejected, Retry, SettleTimeoutError, map_all, map_settled
 
 from helpers import retry_tasks
+from helpers.collect import records_then_error
 from helpers.retry_tasks import flaky, folder_of, runs
 
 pytestmark = pytest.mark.timeout(60)
@@ -446,10 +447,11 @@ class TestHostile:
                 return _done(lambda: (_ for _ in ()).throw(ConnectionResetError("x")), ())
             raise refusal
 
-        (record,) = map_settled(
-            str, [5], executor=Scripted(script), retry=Retry(Exception, delay=0)
+        (record,), raised = records_then_error(
+            map_settled(str, [5], executor=Scripted(script), retry=Retry(Exception, delay=0))
         )
         assert record.reason is refusal  # type: ignore[union-attr]
+        assert raised is refusal
         assert record.attempts == 2
         assert [type(e) for e in record.earlier] == [ConnectionResetError]
 
@@ -472,7 +474,7 @@ class TestHostile:
                 return _done(fn, args)
             raise refusal
 
-        records = list(
+        records, raised = records_then_error(
             map_settled(
                 flaky_one,
                 range(3),
@@ -481,6 +483,7 @@ class TestHostile:
                 retry=Retry(Exception, delay=0),
             )
         )
+        assert raised is refusal
         assert [(r.index, r.attempts, len(r.earlier)) for r in records] == [
             (0, 1, 0),
             (1, 3, 2),
