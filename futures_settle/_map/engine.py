@@ -110,38 +110,6 @@ def run(
             broken.refused(fut)
         return fut, refused
 
-    def send(units: list[tuple[int, list[Any]]]) -> bool:
-        """Submit units (runs of consecutive items); True if the executor refused one."""
-        refused_any = False
-        for start, items in units:
-            fut, refused = submit_unit(
-                name, target, fn, items, chunked, waiter, start, task_deadline
-            )
-            in_flight[start] = (fut, len(items))
-            if refused:
-                broken.refused(fut)
-                refused_any = True
-            elif sent is not None:  # a refused unit is final as it is
-                sent[start] = items
-            del fut
-        return refused_any
-
-    def answer(answers: list[tuple[int, Any]]) -> None:
-        """File records the seams gave without running their items (a journal's replay)."""
-        records: list[Any] = []
-        for position, record in answers:
-            if fail_fast and type(record) is Rejected:  # map_all raises it, as a failed item
-                reason = record.reason
-                del record, records, answers
-                try:
-                    reraise(reason, None)
-                finally:
-                    del reason
-            ready[position] = [record.value if fail_fast else record]
-            records.append(record)
-        if records:
-            answered.append(records)
-
     try:
         late = False  # the consumer came back from a batch after the deadline: no more input
         while True:
@@ -150,7 +118,21 @@ def run(
                     retries.resubmit(again, chunked, waiter, in_flight, max_units) or exhausted
                 )
             if gate is not None and len(in_flight) < max_units and not late:
-                exhausted = send(gate.take(max_units - len(in_flight))) or exhausted
+                exhausted = (
+                    _send(
+                        gate.take(max_units - len(in_flight)),
+                        name,
+                        target,
+                        fn,
+                        chunked,
+                        waiter,
+                        task_deadline,
+                        in_flight,
+                        sent,
+                        broken,
+                    )
+                    or exhausted
+                )
             while not exhausted and not late and len(in_flight) < max_units:
                 room = buffersize - (pulled - handed)
                 if room <= 0:
@@ -196,13 +178,27 @@ def run(
                     if admitted is not None:
                         answers, units = admitted
                         del admitted
-                        answer(answers)
+                        _answer(answers, fail_fast, ready, answered)
                         del answers
                 if gate is not None:
                     for start, items in units:
                         gate.offer(start, items)
                     units = gate.take(max_units - len(in_flight))
-                exhausted = send(units) or exhausted
+                exhausted = (
+                    _send(
+                        units,
+                        name,
+                        target,
+                        fn,
+                        chunked,
+                        waiter,
+                        task_deadline,
+                        in_flight,
+                        sent,
+                        broken,
+                    )
+                    or exhausted
+                )
                 del units
             if pulled == handed and not (late and not exhausted):
                 break  # else the input was not all pulled by the deadline: its end below
@@ -323,6 +319,58 @@ def run(
 
 
 _NONE = Seams()
+
+
+# Functions of their own, not closures: a name a closure shares becomes a cell,
+# slower to read in the engine's every loop.
+
+
+def _send(
+    units: list[tuple[int, list[Any]]],
+    name: str,
+    target: Target,
+    fn: Callable[..., Any],
+    chunked: bool,
+    waiter: Waiter,
+    deadline: Deadline | None,
+    in_flight: dict[int, tuple[Any, int]],
+    sent: dict[int, list[Any]] | None,
+    broken: _Broken,
+) -> bool:
+    """Submit units (runs of consecutive items); True if the executor refused one."""
+    refused_any = False
+    for start, items in units:
+        fut, refused = submit_unit(name, target, fn, items, chunked, waiter, start, deadline)
+        in_flight[start] = (fut, len(items))
+        if refused:
+            broken.refused(fut)
+            refused_any = True
+        elif sent is not None:  # a refused unit is final as it is
+            sent[start] = items
+        del fut
+    return refused_any
+
+
+def _answer(
+    answers: list[tuple[int, Any]],
+    fail_fast: bool,
+    ready: dict[int, list[Any]],
+    answered: list[list[Any]],
+) -> None:
+    """File records the seams gave without running their items (a journal's replay)."""
+    records: list[Any] = []
+    for position, record in answers:
+        if fail_fast and type(record) is Rejected:  # map_all raises it, as a failed item
+            reason = record.reason
+            del record, records, answers
+            try:
+                reraise(reason, None)
+            finally:
+                del reason
+        ready[position] = [record.value if fail_fast else record]
+        records.append(record)
+    if records:
+        answered.append(records)
 
 
 def _fulfilled(made: list[tuple[int, list[Any]]] | None) -> list[list[Any]]:
