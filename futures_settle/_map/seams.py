@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-__all__ = ["Admitted", "Gate", "Seams"]
+__all__ = ["Admit", "Admitted", "Gate", "Seams", "chain"]
 
 Admitted = tuple[list[tuple[int, Any]], list[tuple[int, list[Any]]]]
 """What ``admit`` answers for a block: ``(answers, runs)``.
@@ -35,6 +35,51 @@ Admitted = tuple[list[tuple[int, Any]], list[tuple[int, list[Any]]]]
 are ``(first position, items)`` of consecutive positions to submit, in
 order. Every position of the block is in exactly one of the two.
 """
+
+
+Admit = Callable[[int, list[Any]], Admitted | None]
+"""``admit(first position, items)``: ``None`` to run the whole block as it is."""
+
+
+def chain(*admits: Admit | None) -> Admit | None:
+    """One ``admit`` that asks each in turn: a later one sees only the runs the earlier left.
+
+    So a journal answers what it stored, and limits then look only at what
+    will run. ``None`` entries are skipped; ``None`` when none is left.
+
+    Example:
+        >>> def odd(start, items):  # answers the items at odd positions
+        ...     at = list(enumerate(items, start))
+        ...     answers = [(p, ("answer", x)) for p, x in at if p % 2]
+        ...     return answers, [(p, [x]) for p, x in at if not p % 2]
+        >>> both = chain(odd, lambda start, items: ([(start, "first")], [(start + 1, items[1:])]))
+        >>> both(0, ["a", "b", "c"])
+        ([(1, ('answer', 'b')), (0, 'first'), (2, 'first')], [])
+    """
+    present = [a for a in admits if a is not None]
+    if not present:
+        return None
+    if len(present) == 1:
+        return present[0]
+
+    def chained(start: int, items: list[Any]) -> Admitted | None:
+        answers: list[tuple[int, Any]] = []
+        runs: list[tuple[int, list[Any]]] = [(start, items)]
+        asked = False
+        for admit in present:
+            later: list[tuple[int, list[Any]]] = []
+            for first, block in runs:
+                got = admit(first, block)
+                if got is None:
+                    later.append((first, block))
+                else:
+                    asked = True
+                    answers += got[0]
+                    later += [run for run in got[1] if run[1]]
+            runs = later
+        return (answers, runs) if asked else None
+
+    return chained
 
 
 class Gate(Protocol):
@@ -67,7 +112,7 @@ class Seams:
 
     def __init__(
         self,
-        admit: Callable[[int, list[Any]], Admitted | None] | None = None,
+        admit: Admit | None = None,
         gate: Gate | None = None,
         settled: Callable[[Sequence[Sequence[Any]]], None] | None = None,
         handed: Callable[[int], None] | None = None,
